@@ -1,0 +1,7 @@
+//! congvan: an event-sourced backend for the official documents of Vietnamese
+//! state agencies. See README.md and ../shared/DESIGN.md.
+
+pub mod blobs;
+pub mod digest;
+pub mod domain;
+pub mod pdf;
