@@ -5,3 +5,5 @@ pub mod blobs;
 pub mod digest;
 pub mod domain;
 pub mod pdf;
+pub mod projections;
+pub mod store;

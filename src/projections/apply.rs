@@ -1,0 +1,561 @@
+//! The projector: applies the log to the read models, batch by batch.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{Connection, QueryBuilder, SqliteConnection};
+use tokio::sync::watch;
+
+use super::{NAMES, ProjectionError};
+use crate::domain::directory::{self, DirectoryEvent};
+use crate::domain::events::describe;
+use crate::domain::model::{Direction, Document, DocumentId, Holder, Role, RowStatus, Task};
+use crate::domain::values::fold_vietnamese;
+use crate::domain::{DocumentEvent, decide::agency_date, evolve};
+use crate::store::{EventStore, RecordedEvent, Subscription};
+
+pub struct Projector {
+    conn: SqliteConnection,
+    position: u64,
+    applied: u64,
+    /// user -> unit, for attributing rows held by officials to their unit.
+    official_units: HashMap<String, String>,
+}
+
+struct Cached {
+    doc: Document,
+    version: u64,
+    updated_at: jiff::Timestamp,
+}
+
+struct TrailRow {
+    position: u64,
+    document_id: DocumentId,
+    version: u64,
+    actor: String,
+    action: &'static str,
+    at: String,
+    recorded_at: i64,
+    summary: String,
+    hash: String,
+}
+
+impl Projector {
+    pub async fn load(mut conn: SqliteConnection) -> Result<Self, ProjectionError> {
+        let rows: Vec<(String, i64, i64)> =
+            sqlx::query_as("SELECT name, position, applied FROM checkpoints")
+                .fetch_all(&mut conn)
+                .await?;
+        // All projections move together; the smallest checkpoint is where to resume.
+        let (position, applied) = if rows.len() == NAMES.len() {
+            let min = rows.iter().min_by_key(|r| r.1).map(|r| (r.1, r.2));
+            min.map(|(p, a)| (p as u64, a as u64)).unwrap_or((0, 0))
+        } else {
+            (0, 0)
+        };
+        let official_units = sqlx::query_as::<_, (String, String)>("SELECT user, unit FROM officials")
+            .fetch_all(&mut conn)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(Projector {
+            conn,
+            position,
+            applied,
+            official_units,
+        })
+    }
+
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+
+    /// Follows the log forever, publishing each committed checkpoint.
+    pub async fn run<S: EventStore>(mut self, store: S, published: watch::Sender<u64>) {
+        let mut sub = Subscription::new(&store, self.position + 1);
+        loop {
+            let first = match sub.next().await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, "the projector stopped: the log could not be read");
+                    return;
+                }
+            };
+            let mut batch = vec![first];
+            // Take what is already committed, up to a bound, into the same batch.
+            let head = *store.head().borrow();
+            while batch.len() < 2000 && sub.position() <= head {
+                match sub.next().await {
+                    Ok(e) => batch.push(e),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = self.apply_batch(&batch).await {
+                tracing::error!(error = %e, "the projector stopped: an event could not be applied");
+                return;
+            }
+            published.send_replace(self.position);
+        }
+    }
+
+    /// Applies everything up to `head` in batches (used by rebuild).
+    pub async fn catch_up<S: EventStore>(
+        &mut self,
+        store: &S,
+        head: u64,
+        batch_size: usize,
+    ) -> Result<(), ProjectionError> {
+        while self.position < head {
+            let events = store.read_all(self.position + 1, batch_size).await?;
+            if events.is_empty() {
+                break;
+            }
+            self.apply_batch(&events).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies a batch of consecutive events in one transaction together with
+    /// every projection's checkpoint.
+    pub async fn apply_batch(&mut self, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        let mut cache: HashMap<DocumentId, Cached> = HashMap::new();
+        let mut dirty: Vec<DocumentId> = Vec::new();
+        let mut dirty_set: HashSet<DocumentId> = HashSet::new();
+        let mut trail: Vec<TrailRow> = Vec::new();
+        let mut directory_events: Vec<DirectoryEvent> = Vec::new();
+        let mut position = self.position;
+        let mut tx = self.conn.begin().await?;
+        for e in events {
+            if e.position != position + 1 {
+                return Err(ProjectionError::Event {
+                    position: position + 1,
+                    reason: format!("expected position {}, got {}", position + 1, e.position),
+                });
+            }
+            position = e.position;
+            let fail = |reason: String| ProjectionError::Event {
+                position: e.position,
+                reason,
+            };
+            if let Some(id) = DocumentId::from_stream(&e.stream) {
+                let event = DocumentEvent::decode(&e.event_type, e.schema_version, &e.payload)
+                    .map_err(|err| fail(err.to_string()))?;
+                if !cache.contains_key(&id) {
+                    let stored: Option<(String, i64, String)> = sqlx::query_as(
+                        "SELECT state, version, updated_at FROM documents WHERE id = ?",
+                    )
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some((state, version, updated_at)) = stored {
+                        let doc: Document = serde_json::from_str(&state)
+                            .map_err(|err| fail(format!("stored state: {err}")))?;
+                        cache.insert(
+                            id,
+                            Cached {
+                                doc,
+                                version: version as u64,
+                                updated_at: updated_at.parse().unwrap_or(event.at()),
+                            },
+                        );
+                    }
+                }
+                let prev = cache.remove(&id);
+                let prev_doc = prev.map(|c| c.doc);
+                let next = evolve(prev_doc, &event)
+                    .ok_or_else(|| fail(format!("{} before the document exists", e.event_type)))?;
+                trail.push(TrailRow {
+                    position: e.position,
+                    document_id: id,
+                    version: e.version,
+                    actor: event.by().to_string(),
+                    action: event.event_type(),
+                    at: event.at().to_string(),
+                    recorded_at: e.recorded_at,
+                    summary: describe(&event),
+                    hash: e.hash.clone(),
+                });
+                cache.insert(
+                    id,
+                    Cached {
+                        doc: next,
+                        version: e.version,
+                        updated_at: event.at(),
+                    },
+                );
+                if dirty_set.insert(id) {
+                    dirty.push(id);
+                }
+            } else if e.stream == directory::STREAM {
+                let ev = DirectoryEvent::decode(&e.event_type, &e.payload)
+                    .map_err(|err| fail(err.to_string()))?;
+                if let DirectoryEvent::OfficialCreated { user, unit, .. } = &ev {
+                    self.official_units
+                        .insert(user.to_string(), unit.to_string());
+                }
+                directory_events.push(ev);
+            }
+            // Register streams need no rows of their own: the registers are
+            // derived from the document events that took the numbers.
+        }
+        for ev in &directory_events {
+            write_directory(&mut tx, ev).await?;
+        }
+        for id in &dirty {
+            if let Some(c) = cache.get(id) {
+                write_document(&mut tx, c, &self.official_units).await?;
+            }
+        }
+        write_trail(&mut tx, &trail).await?;
+        let applied = self.applied + events.len() as u64;
+        for name in NAMES {
+            sqlx::query(
+                "INSERT INTO checkpoints (name, position, applied) VALUES (?, ?, ?) \
+                 ON CONFLICT (name) DO UPDATE SET position = excluded.position, applied = excluded.applied",
+            )
+            .bind(*name)
+            .bind(position as i64)
+            .bind(applied as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.position = position;
+        self.applied = applied;
+        Ok(())
+    }
+}
+
+async fn write_directory(
+    tx: &mut SqliteConnection,
+    ev: &DirectoryEvent,
+) -> Result<(), sqlx::Error> {
+    match ev {
+        DirectoryEvent::AgencyDefined {
+            code,
+            name,
+            abbreviation,
+            clerk_unit,
+            ..
+        } => {
+            sqlx::query(
+                "INSERT OR REPLACE INTO agency (id, code, name, abbreviation, clerk_unit) VALUES (1, ?, ?, ?, ?)",
+            )
+            .bind(code.as_str())
+            .bind(name.as_str())
+            .bind(abbreviation)
+            .bind(clerk_unit.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        DirectoryEvent::UnitCreated { id, name, .. } => {
+            sqlx::query("INSERT OR REPLACE INTO units (id, name) VALUES (?, ?)")
+                .bind(id.as_str())
+                .bind(name.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        DirectoryEvent::OfficialCreated {
+            user,
+            full_name,
+            position,
+            unit,
+            roles,
+            ..
+        } => {
+            sqlx::query(
+                "INSERT OR REPLACE INTO officials (user, full_name, position, unit, roles) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(user.as_str())
+            .bind(full_name.as_str())
+            .bind(position.as_str())
+            .bind(unit.as_str())
+            .bind(serde_json::to_string(roles).unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn enum_str<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The unit a row counts for in the statistics: a unit holder itself, or the
+/// unit of the official holding it.
+fn unit_of(holder: &Holder, official_units: &HashMap<String, String>) -> String {
+    match holder {
+        Holder::Unit(u) => u.to_string(),
+        Holder::User(u) => official_units
+            .get(u.as_str())
+            .cloned()
+            .unwrap_or_else(|| format!("user:{u}")),
+    }
+}
+
+async fn write_document(
+    tx: &mut SqliteConnection,
+    c: &Cached,
+    official_units: &HashMap<String, String>,
+) -> Result<(), sqlx::Error> {
+    let d = &c.doc;
+    let id = d.id.to_string();
+    let m = &d.metadata;
+    let nn = d.number_notation().map(|n| n.to_string());
+    let subject = m.subject.as_str();
+    let issuer_name = m.issuer.as_ref().map(|i| i.name.as_str().to_string());
+    let search = fold_vietnamese(&format!(
+        "{} {} {} {} {}",
+        nn.as_deref().unwrap_or(""),
+        subject,
+        issuer_name.as_deref().unwrap_or(""),
+        m.issuer.as_ref().map(|i| i.code.as_str()).unwrap_or(""),
+        m.document_type.name_vi(),
+    ));
+    let state = serde_json::to_string(d).unwrap_or_default();
+    sqlx::query(
+        "INSERT OR REPLACE INTO documents (id, direction, status, document_type, number_notation, \
+         issuer_code, issuer_name, issue_date, subject, urgency, secrecy, pages, arrival_number, \
+         arrival_year, case_file, created_at, updated_at, version, search_text, state) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(enum_str(&d.direction))
+    .bind(d.status.as_str())
+    .bind(m.document_type.code())
+    .bind(&nn)
+    .bind(m.issuer.as_ref().map(|i| i.code.as_str()))
+    .bind(&issuer_name)
+    .bind(m.issue_date.map(|d| d.to_string()))
+    .bind(subject)
+    .bind(m.urgency.code())
+    .bind(m.secrecy.code())
+    .bind(d.current_pdf().map(|p| p.pages as i64).or(m.pages.map(i64::from)))
+    .bind(d.arrival.as_ref().map(|a| a.number as i64))
+    .bind(d.arrival.as_ref().map(|a| a.year as i64))
+    .bind(d.case_file.as_ref().map(|f| f.code.as_str()))
+    .bind(d.created_at.to_string())
+    .bind(c.updated_at.to_string())
+    .bind(c.version as i64)
+    .bind(&search)
+    .bind(&state)
+    .execute(&mut *tx)
+    .await?;
+
+    // location and inbox: the open rows, replaced whole.
+    for table in ["location", "inbox", "stats"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE document_id = ?"))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let open: Vec<_> = d.open_rows().collect();
+    if !open.is_empty() {
+        let mut q = QueryBuilder::new(
+            "INSERT INTO location (document_id, row_id, parent_row, holder_kind, holder_id, task, role, status, since, deadline, assigned_by) ",
+        );
+        q.push_values(&open, |mut b, r| {
+            b.push_bind(&id)
+                .push_bind(r.id.0 as i64)
+                .push_bind(r.parent.map(|p| p.0 as i64))
+                .push_bind(r.holder.kind())
+                .push_bind(r.holder.id().to_string())
+                .push_bind(enum_str(&r.task))
+                .push_bind(r.role.map(|x| enum_str(&x)))
+                .push_bind(enum_str(&r.status))
+                .push_bind(r.since.to_string())
+                .push_bind(r.deadline.map(|d| d.to_string()))
+                .push_bind(r.assigned_by.to_string());
+        });
+        q.build().execute(&mut *tx).await?;
+        let mut q = QueryBuilder::new(
+            "INSERT INTO inbox (holder_kind, holder_id, document_id, row_id, task, role, status, since, deadline, direction, number_notation, subject, urgency) ",
+        );
+        q.push_values(&open, |mut b, r| {
+            b.push_bind(r.holder.kind())
+                .push_bind(r.holder.id().to_string())
+                .push_bind(&id)
+                .push_bind(r.id.0 as i64)
+                .push_bind(enum_str(&r.task))
+                .push_bind(r.role.map(|x| enum_str(&x)))
+                .push_bind(enum_str(&r.status))
+                .push_bind(r.since.to_string())
+                .push_bind(r.deadline.map(|d| d.to_string()))
+                .push_bind(enum_str(&d.direction))
+                .push_bind(&nn)
+                .push_bind(subject)
+                .push_bind(m.urgency.code());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+
+    // stats: completed lead / coordinate handling rows.
+    let done: Vec<_> = d
+        .rows
+        .iter()
+        .filter(|r| {
+            r.task == Task::Handle
+                && matches!(r.role, Some(Role::Lead | Role::Coordinate))
+                && r.status == RowStatus::Completed
+                && r.completed_at.is_some()
+        })
+        .collect();
+    if !done.is_empty() {
+        let mut q = QueryBuilder::new(
+            "INSERT INTO stats (document_id, row_id, unit_id, holder, role, deadline, completed_on) ",
+        );
+        q.push_values(&done, |mut b, r| {
+            b.push_bind(&id)
+                .push_bind(r.id.0 as i64)
+                .push_bind(unit_of(&r.holder, official_units))
+                .push_bind(r.holder.to_string())
+                .push_bind(r.role.map(|x| enum_str(&x)).unwrap_or_default())
+                .push_bind(r.deadline.map(|d| d.to_string()))
+                .push_bind(
+                    r.completed_at
+                        .map(|t| agency_date(t).to_string())
+                        .unwrap_or_default(),
+                );
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+
+    write_registers(tx, d, &nn).await
+}
+
+async fn write_registers(
+    tx: &mut SqliteConnection,
+    d: &Document,
+    nn: &Option<String>,
+) -> Result<(), sqlx::Error> {
+    let id = d.id.to_string();
+    let m = &d.metadata;
+    let type_and_subject = format!("{}: {}", m.document_type.name_vi(), m.subject.as_str());
+    let mut note = Vec::new();
+    if m.secrecy.is_secret() {
+        note.push(m.secrecy.name_vi().to_string());
+    }
+    if m.urgency.is_urgent() {
+        note.push(m.urgency.name_vi().to_string());
+    }
+    if d.status == crate::domain::Status::Recalled {
+        note.push("Thu hồi".to_string());
+    }
+    match d.direction {
+        Direction::Incoming => {
+            let Some(a) = &d.arrival else { return Ok(()) };
+            // Recipients and transfer date: the direction's (or the submission's) rows.
+            let direction_row = d.rows.iter().find(|r| r.task == Task::Direct);
+            let assigned: Vec<String> = direction_row
+                .map(|dr| {
+                    d.children(dr.id)
+                        .map(|r| format!("{} ({})", r.holder.id(), enum_str(&r.role)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let recipients = match (assigned.is_empty(), direction_row) {
+                (false, _) => assigned.join("; "),
+                (true, Some(dr)) => dr.holder.id().to_string(),
+                (true, None) => String::new(),
+            };
+            // Ngày chuyển: when the clerk handed the document on (the submission).
+            let transferred = d
+                .rows
+                .iter()
+                .find(|r| r.task == Task::Submit && r.status == RowStatus::Forwarded)
+                .map(|r| agency_date(r.since).to_string());
+            let received_by = direction_row
+                .map(|r| r.holder.id().to_string())
+                .unwrap_or_default();
+            sqlx::query(
+                "INSERT OR REPLACE INTO incoming_register (year, arrival_number, arrival_date, issuer, \
+                 number_notation, issue_date, type_and_subject, recipients, transferred_on, received_by, note, document_id) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(a.year as i64)
+            .bind(a.number as i64)
+            .bind(a.date.to_string())
+            .bind(m.issuer.as_ref().map(|i| i.name.as_str()).unwrap_or(""))
+            .bind(nn)
+            .bind(m.issue_date.map(|x| x.to_string()))
+            .bind(&type_and_subject)
+            .bind(&recipients)
+            .bind(transferred)
+            .bind(received_by)
+            .bind(note.join("; "))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Direction::Outgoing => {
+            let Some(i) = &d.issued else { return Ok(()) };
+            let dispatch = d.rows.iter().find(|r| r.task == Task::Dispatch);
+            let units: Vec<String> = dispatch
+                .map(|dr| d.children(dr.id).map(|r| r.holder.id().to_string()).collect())
+                .unwrap_or_default();
+            let mut recipients: Vec<String> =
+                m.recipients.iter().map(|r| r.as_str().to_string()).collect();
+            recipients.extend(units.iter().cloned());
+            let transferred = dispatch
+                .filter(|r| r.status == RowStatus::Completed)
+                .and_then(|r| r.completed_at)
+                .map(|t| agency_date(t).to_string());
+            sqlx::query(
+                "INSERT OR REPLACE INTO outgoing_register (year, series, number, number_notation, issue_date, \
+                 type_and_subject, signer, recipients, filing_unit, copies, transferred_on, received_by, note, document_id) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(i.year as i64)
+            .bind(enum_str(&i.series))
+            .bind(i.number_notation.number().get() as i64)
+            .bind(i.number_notation.to_string())
+            .bind(i.issue_date.to_string())
+            .bind(&type_and_subject)
+            .bind(
+                m.signer
+                    .as_ref()
+                    .map(|s| format!("{} {}", s.position.as_str(), s.full_name.as_str()))
+                    .unwrap_or_default(),
+            )
+            .bind(recipients.join("; "))
+            .bind(d.drafting_unit.as_ref().map(|u| u.as_str()).unwrap_or(""))
+            .bind(recipients.len().max(1) as i64)
+            .bind(transferred)
+            .bind(units.join("; "))
+            .bind(note.join("; "))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn write_trail(tx: &mut SqliteConnection, rows: &[TrailRow]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(500) {
+        let mut q = QueryBuilder::new(
+            "INSERT INTO trail (position, document_id, version, actor, action, at, recorded_at, summary, hash) ",
+        );
+        q.push_values(chunk, |mut b, t| {
+            b.push_bind(t.position as i64)
+                .push_bind(t.document_id.to_string())
+                .push_bind(t.version as i64)
+                .push_bind(&t.actor)
+                .push_bind(t.action)
+                .push_bind(&t.at)
+                .push_bind(t.recorded_at)
+                .push_bind(&t.summary)
+                .push_bind(&t.hash);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,372 @@
+//! Read models, each a fold over the global log into its own tables.
+//!
+//! One projector task applies the log in order, in batches; each batch updates
+//! the rows of every projection AND each projection's checkpoint in ONE
+//! transaction, so a projection is always exactly "the log up to its
+//! checkpoint". Positions must arrive consecutively (the log is gap-free); the
+//! projector refuses anything else, and counts what it applied, so `check`
+//! can prove that no position was skipped.
+//!
+//! The embedded read models live in `<data-dir>/projections.db`, beside the
+//! log (`congvan.db`), so that the projector never contends with the log's
+//! writer for SQLite's single write lock.
+//!
+//! Projections:
+//! - `documents`: one row per document (metadata, status, the folded state);
+//! - `location`: the open recipient rows — holder, task, role, status, since, deadline;
+//! - `inbox`: the same open rows keyed by holder (official or unit), with the
+//!   document's summary, for listing what someone holds;
+//! - `incoming_register`, `outgoing_register`: the registers per year, with
+//!   the columns of Decree 30 appendix IV;
+//! - `trail`: one line per document event — actor, action, time, position, hash;
+//! - `stats`: one row per completed handling row (lead or coordinate) with its
+//!   unit, deadline and completion date (see [`stats`] for the definitions);
+//! - `officials`, `units`, `agency`: the directory.
+//!
+//! "Overdue" and "due soon" are never stored: they are computed when read,
+//! from the deadline and the current date.
+
+pub mod apply;
+pub mod queries;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::watch;
+
+use crate::store::{EventStore, StoreError};
+
+pub use queries::*;
+
+pub const DB_FILE: &str = "projections.db";
+
+/// The names of the projections, each with its checkpoint row.
+pub const NAMES: &[&str] = &[
+    "documents",
+    "location",
+    "inbox",
+    "registers",
+    "trail",
+    "stats",
+    "directory",
+];
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name     TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    applied  INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS documents (
+    id              TEXT PRIMARY KEY,
+    direction       TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    document_type   TEXT NOT NULL,
+    number_notation TEXT,
+    issuer_code     TEXT,
+    issuer_name     TEXT,
+    issue_date      TEXT,
+    subject         TEXT NOT NULL,
+    urgency         TEXT NOT NULL,
+    secrecy         TEXT NOT NULL,
+    pages           INTEGER,
+    arrival_number  INTEGER,
+    arrival_year    INTEGER,
+    case_file       TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    search_text     TEXT NOT NULL,
+    state           TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS documents_dup ON documents (issuer_code, number_notation);
+CREATE TABLE IF NOT EXISTS location (
+    document_id TEXT NOT NULL,
+    row_id      INTEGER NOT NULL,
+    parent_row  INTEGER,
+    holder_kind TEXT NOT NULL,
+    holder_id   TEXT NOT NULL,
+    task        TEXT NOT NULL,
+    role        TEXT,
+    status      TEXT NOT NULL,
+    since       TEXT NOT NULL,
+    deadline    TEXT,
+    assigned_by TEXT NOT NULL,
+    PRIMARY KEY (document_id, row_id)
+) STRICT;
+CREATE TABLE IF NOT EXISTS inbox (
+    holder_kind     TEXT NOT NULL,
+    holder_id       TEXT NOT NULL,
+    document_id     TEXT NOT NULL,
+    row_id          INTEGER NOT NULL,
+    task            TEXT NOT NULL,
+    role            TEXT,
+    status          TEXT NOT NULL,
+    since           TEXT NOT NULL,
+    deadline        TEXT,
+    direction       TEXT NOT NULL,
+    number_notation TEXT,
+    subject         TEXT NOT NULL,
+    urgency         TEXT NOT NULL,
+    PRIMARY KEY (holder_kind, holder_id, document_id, row_id)
+) STRICT;
+CREATE INDEX IF NOT EXISTS inbox_document ON inbox (document_id);
+CREATE TABLE IF NOT EXISTS incoming_register (
+    year            INTEGER NOT NULL,
+    arrival_number  INTEGER NOT NULL,
+    arrival_date    TEXT NOT NULL,
+    issuer          TEXT NOT NULL,
+    number_notation TEXT,
+    issue_date      TEXT,
+    type_and_subject TEXT NOT NULL,
+    recipients      TEXT NOT NULL,
+    transferred_on  TEXT,
+    received_by     TEXT NOT NULL,
+    note            TEXT NOT NULL,
+    document_id     TEXT NOT NULL,
+    PRIMARY KEY (year, arrival_number)
+) STRICT;
+CREATE TABLE IF NOT EXISTS outgoing_register (
+    year            INTEGER NOT NULL,
+    series          TEXT NOT NULL,
+    number          INTEGER NOT NULL,
+    number_notation TEXT NOT NULL,
+    issue_date      TEXT NOT NULL,
+    type_and_subject TEXT NOT NULL,
+    signer          TEXT NOT NULL,
+    recipients      TEXT NOT NULL,
+    filing_unit     TEXT NOT NULL,
+    copies          INTEGER NOT NULL,
+    transferred_on  TEXT,
+    received_by     TEXT NOT NULL,
+    note            TEXT NOT NULL,
+    document_id     TEXT NOT NULL,
+    PRIMARY KEY (year, series, number)
+) STRICT;
+CREATE TABLE IF NOT EXISTS trail (
+    position    INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    summary     TEXT NOT NULL,
+    hash        TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS trail_document ON trail (document_id, version);
+CREATE TABLE IF NOT EXISTS stats (
+    document_id  TEXT NOT NULL,
+    row_id       INTEGER NOT NULL,
+    unit_id      TEXT NOT NULL,
+    holder       TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    deadline     TEXT,
+    completed_on TEXT NOT NULL,
+    PRIMARY KEY (document_id, row_id)
+) STRICT;
+CREATE INDEX IF NOT EXISTS stats_unit ON stats (unit_id, completed_on);
+CREATE TABLE IF NOT EXISTS agency (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    code         TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    abbreviation TEXT NOT NULL,
+    clerk_unit   TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS units (
+    id   TEXT PRIMARY KEY,
+    name TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS officials (
+    user      TEXT PRIMARY KEY,
+    full_name TEXT NOT NULL,
+    position  TEXT NOT NULL,
+    unit      TEXT NOT NULL,
+    roles     TEXT NOT NULL
+) STRICT;
+"#;
+
+/// The tables a rebuild drops (all but the checkpoints, which it resets).
+const TABLES: &[&str] = &[
+    "documents",
+    "location",
+    "inbox",
+    "incoming_register",
+    "outgoing_register",
+    "trail",
+    "stats",
+    "agency",
+    "units",
+    "officials",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error("projection database error")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("position {position}: {reason}")]
+    Event { position: u64, reason: String },
+    #[error("the projector has stopped")]
+    Stopped,
+}
+
+fn options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(30))
+}
+
+/// The read-model database and the projector feeding it.
+#[derive(Clone)]
+pub struct Projections {
+    pool: SqlitePool,
+    checkpoint: watch::Receiver<u64>,
+}
+
+impl Projections {
+    /// Opens `<data_dir>/projections.db` and starts the projector task, which
+    /// catches up with the log and then follows it.
+    pub async fn start<S: EventStore + Clone>(
+        data_dir: &Path,
+        store: S,
+    ) -> Result<Self, ProjectionError> {
+        let path = data_dir.join(DB_FILE);
+        let mut writer = SqliteConnection::connect_with(&options(&path)).await?;
+        sqlx::raw_sql(SCHEMA).execute(&mut writer).await?;
+        let projector = apply::Projector::load(writer).await?;
+        let (tx, checkpoint) = watch::channel(projector.position());
+        tokio::spawn(projector.run(store, tx));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options(&path).read_only(true))
+            .await?;
+        Ok(Projections { pool, checkpoint })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The last position applied.
+    pub fn position(&self) -> u64 {
+        *self.checkpoint.borrow()
+    }
+
+    /// Waits until every projection has applied `position` (read-your-writes).
+    pub async fn wait_for(&self, position: u64) -> Result<(), ProjectionError> {
+        let mut rx = self.checkpoint.clone();
+        rx.wait_for(|p| *p >= position)
+            .await
+            .map_err(|_| ProjectionError::Stopped)?;
+        Ok(())
+    }
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Copy)]
+pub struct RebuildReport {
+    pub events: u64,
+    pub seconds: f64,
+}
+
+/// Drops every projection and rebuilds it from the log, offline (the server
+/// must not be running on the same data directory).
+pub async fn rebuild<S: EventStore>(
+    data_dir: &Path,
+    store: &S,
+) -> Result<RebuildReport, ProjectionError> {
+    let started = std::time::Instant::now();
+    let path = data_dir.join(DB_FILE);
+    let mut conn = SqliteConnection::connect_with(&options(&path)).await?;
+    let mut tx = conn.begin().await?;
+    for t in TABLES {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {t}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("DROP TABLE IF EXISTS checkpoints")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    sqlx::raw_sql(SCHEMA).execute(&mut conn).await?;
+    let mut projector = apply::Projector::load(conn).await?;
+    let head = *store.head().borrow();
+    projector.catch_up(store, head, 5000).await?;
+    let events = projector.position();
+    projector.close().await;
+    Ok(RebuildReport {
+        events,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The result of checking projection checkpoints against the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    pub head: u64,
+    pub checkpoints: Vec<(String, u64, u64)>,
+    pub problems: Vec<String>,
+}
+
+/// Proves that no position was skipped: the log is gap-free (its count equals
+/// its last position), and every projection's checkpoint equals the number of
+/// events it applied, one by one in order, and is not beyond the log.
+pub async fn check<S: EventStore>(
+    data_dir: &Path,
+    log_pool: &SqlitePool,
+    _store: &S,
+) -> Result<CheckReport, ProjectionError> {
+    let (count, max): (i64, Option<i64>) =
+        sqlx::query_as("SELECT COUNT(*), MAX(position) FROM events")
+            .fetch_one(log_pool)
+            .await?;
+    let head = max.unwrap_or(0) as u64;
+    let mut problems = Vec::new();
+    if count as u64 != head {
+        problems.push(format!(
+            "the log has {count} events but its last position is {head}: positions are missing"
+        ));
+    }
+    let path = data_dir.join(DB_FILE);
+    let mut conn = SqliteConnection::connect_with(&options(&path)).await?;
+    sqlx::raw_sql(SCHEMA).execute(&mut conn).await?;
+    let rows: Vec<(String, i64, i64)> =
+        sqlx::query_as("SELECT name, position, applied FROM checkpoints ORDER BY name")
+            .fetch_all(&mut conn)
+            .await?;
+    conn.close().await?;
+    for name in NAMES {
+        match rows.iter().find(|r| r.0 == *name) {
+            None => problems.push(format!("projection {name} has no checkpoint")),
+            Some((_, pos, applied)) => {
+                if pos != applied {
+                    problems.push(format!(
+                        "projection {name}: checkpoint {pos} but {applied} events applied: a position was skipped or applied twice"
+                    ));
+                }
+                if *pos as u64 > head {
+                    problems.push(format!(
+                        "projection {name}: checkpoint {pos} is beyond the log's last position {head}"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(CheckReport {
+        head,
+        checkpoints: rows
+            .into_iter()
+            .map(|(n, p, a)| (n, p as u64, a as u64))
+            .collect(),
+        problems,
+    })
+}

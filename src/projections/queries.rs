@@ -1,0 +1,415 @@
+//! Reads of the projections. "Overdue" and "due soon" are computed here, from
+//! the deadline and today's date, never stored.
+
+use jiff::civil::Date;
+use serde::Serialize;
+use sqlx::SqlitePool;
+
+use crate::domain::calendar::WorkingCalendar;
+use crate::domain::model::{Document, DocumentId, Holder, OfficialRole};
+
+/// Working days before a deadline from which a row is "due soon".
+pub const DUE_SOON_WORKING_DAYS: i64 = 2;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deadline {
+    pub deadline: Option<Date>,
+    /// Today is after the deadline.
+    pub overdue: bool,
+    /// Not overdue, and at most two working days remain.
+    pub due_soon: bool,
+}
+
+impl Deadline {
+    pub fn compute(deadline: Option<Date>, today: Date, calendar: &WorkingCalendar) -> Self {
+        let overdue = deadline.is_some_and(|d| today > d);
+        let due_soon = !overdue
+            && deadline
+                .is_some_and(|d| calendar.working_days_between(today, d) <= DUE_SOON_WORKING_DAYS);
+        Deadline {
+            deadline,
+            overdue,
+            due_soon,
+        }
+    }
+}
+
+fn parse_date(s: Option<String>) -> Option<Date> {
+    s.and_then(|s| s.parse().ok())
+}
+
+/// One open recipient row: where the document sits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocationRow {
+    pub row: u32,
+    pub holder_kind: String,
+    pub holder_id: String,
+    pub task: String,
+    pub role: Option<String>,
+    pub status: String,
+    pub since: String,
+    #[serde(flatten)]
+    pub deadline: Deadline,
+    pub assigned_by: String,
+}
+
+type LocationTuple = (i64, String, String, String, Option<String>, String, String, Option<String>, String);
+
+pub async fn location(
+    pool: &SqlitePool,
+    id: DocumentId,
+    today: Date,
+    calendar: &WorkingCalendar,
+) -> Result<Vec<LocationRow>, sqlx::Error> {
+    let rows: Vec<LocationTuple> = sqlx::query_as(
+        "SELECT row_id, holder_kind, holder_id, task, role, status, since, deadline, assigned_by \
+         FROM location WHERE document_id = ? ORDER BY row_id",
+    )
+    .bind(id.to_string())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| LocationRow {
+            row: r.0 as u32,
+            holder_kind: r.1,
+            holder_id: r.2,
+            task: r.3,
+            role: r.4,
+            status: r.5,
+            since: r.6,
+            deadline: Deadline::compute(parse_date(r.7), today, calendar),
+            assigned_by: r.8,
+        })
+        .collect())
+}
+
+/// The folded state of a document and its stream version, as projected.
+pub async fn document(
+    pool: &SqlitePool,
+    id: DocumentId,
+) -> Result<Option<(Document, u64)>, sqlx::Error> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT state, version FROM documents WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.and_then(|(s, v)| serde_json::from_str(&s).ok().map(|d| (d, v as u64))))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InboxRow {
+    pub document_id: String,
+    pub row: u32,
+    pub task: String,
+    pub role: Option<String>,
+    pub status: String,
+    pub since: String,
+    #[serde(flatten)]
+    pub deadline: Deadline,
+    pub direction: String,
+    pub number_notation: Option<String>,
+    pub subject: String,
+    pub urgency: String,
+}
+
+type InboxTuple = (String, i64, String, Option<String>, String, String, Option<String>, String, Option<String>, String, String);
+
+/// What a holder holds now: overdue first, then by deadline (none last), then oldest first.
+pub async fn inbox(
+    pool: &SqlitePool,
+    holder: &Holder,
+    today: Date,
+    calendar: &WorkingCalendar,
+) -> Result<Vec<InboxRow>, sqlx::Error> {
+    let rows: Vec<InboxTuple> = sqlx::query_as(
+        "SELECT document_id, row_id, task, role, status, since, deadline, direction, number_notation, subject, urgency \
+         FROM inbox WHERE holder_kind = ? AND holder_id = ? \
+         ORDER BY deadline IS NULL, deadline, since",
+    )
+    .bind(holder.kind())
+    .bind(holder.id())
+    .fetch_all(pool)
+    .await?;
+    let mut out: Vec<InboxRow> = rows
+        .into_iter()
+        .map(|r| InboxRow {
+            document_id: r.0,
+            row: r.1 as u32,
+            task: r.2,
+            role: r.3,
+            status: r.4,
+            since: r.5,
+            deadline: Deadline::compute(parse_date(r.6), today, calendar),
+            direction: r.7,
+            number_notation: r.8,
+            subject: r.9,
+            urgency: r.10,
+        })
+        .collect();
+    // Stable: keeps the deadline order within each group.
+    out.sort_by_key(|r| !r.deadline.overdue);
+    Ok(out)
+}
+
+/// Sổ văn bản đến, Decree 30 appendix IV.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct IncomingRegisterRow {
+    pub arrival_date: String,
+    pub arrival_number: i64,
+    pub issuer: String,
+    pub number_notation: Option<String>,
+    pub issue_date: Option<String>,
+    pub type_and_subject: String,
+    pub recipients: String,
+    pub transferred_on: Option<String>,
+    pub received_by: String,
+    pub note: String,
+    pub document_id: String,
+}
+
+pub async fn incoming_register(
+    pool: &SqlitePool,
+    year: i16,
+) -> Result<Vec<IncomingRegisterRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT arrival_date, arrival_number, issuer, number_notation, issue_date, type_and_subject, \
+         recipients, transferred_on, received_by, note, document_id \
+         FROM incoming_register WHERE year = ? ORDER BY arrival_number",
+    )
+    .bind(year as i64)
+    .fetch_all(pool)
+    .await
+}
+
+/// Sổ văn bản đi, Decree 30 appendix IV.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct OutgoingRegisterRow {
+    pub series: String,
+    pub number: i64,
+    pub number_notation: String,
+    pub issue_date: String,
+    pub type_and_subject: String,
+    pub signer: String,
+    pub recipients: String,
+    pub filing_unit: String,
+    pub copies: i64,
+    pub transferred_on: Option<String>,
+    pub received_by: String,
+    pub note: String,
+    pub document_id: String,
+}
+
+pub async fn outgoing_register(
+    pool: &SqlitePool,
+    year: i16,
+) -> Result<Vec<OutgoingRegisterRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT series, number, number_notation, issue_date, type_and_subject, signer, recipients, \
+         filing_unit, copies, transferred_on, received_by, note, document_id \
+         FROM outgoing_register WHERE year = ? ORDER BY series, number",
+    )
+    .bind(year as i64)
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct TrailRow {
+    pub position: i64,
+    pub version: i64,
+    pub actor: String,
+    pub action: String,
+    pub at: String,
+    pub summary: String,
+    pub hash: String,
+}
+
+pub async fn trail(pool: &SqlitePool, id: DocumentId) -> Result<Vec<TrailRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT position, version, actor, action, at, summary, hash FROM trail \
+         WHERE document_id = ? ORDER BY position",
+    )
+    .bind(id.to_string())
+    .fetch_all(pool)
+    .await
+}
+
+/// Early / on time / late per unit for rows completed in [from, to].
+///
+/// Definitions (a "handling row" is a lead or coordinating assignment):
+/// - early: completed on a date before its deadline;
+/// - on time: completed on its deadline date;
+/// - late: completed after its deadline date;
+/// - no deadline: completed, but it had no deadline;
+/// - overdue (open): still open today and today is after its deadline —
+///   computed now, not stored.
+///
+/// Dates are calendar dates in Vietnam (UTC+07:00). A row held by an official
+/// counts for the official's unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnitStats {
+    pub unit: String,
+    pub early: i64,
+    pub on_time: i64,
+    pub late: i64,
+    pub no_deadline: i64,
+    pub overdue_open: i64,
+}
+
+pub async fn stats(
+    pool: &SqlitePool,
+    from: Date,
+    to: Date,
+    unit: Option<&str>,
+    today: Date,
+) -> Result<Vec<UnitStats>, sqlx::Error> {
+    let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT unit_id, \
+           SUM(deadline IS NOT NULL AND completed_on < deadline), \
+           SUM(deadline IS NOT NULL AND completed_on = deadline), \
+           SUM(deadline IS NOT NULL AND completed_on > deadline), \
+           SUM(deadline IS NULL) \
+         FROM stats WHERE completed_on >= ? AND completed_on <= ? AND (? IS NULL OR unit_id = ?) \
+         GROUP BY unit_id ORDER BY unit_id",
+    )
+    .bind(from.to_string())
+    .bind(to.to_string())
+    .bind(unit)
+    .bind(unit)
+    .fetch_all(pool)
+    .await?;
+    let overdue: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT COALESCE(o.unit, CASE l.holder_kind WHEN 'unit' THEN l.holder_id ELSE 'user:' || l.holder_id END) AS u, COUNT(*) \
+         FROM location l LEFT JOIN officials o ON l.holder_kind = 'user' AND o.user = l.holder_id \
+         WHERE l.task = 'handle' AND l.role IN ('lead', 'coordinate') AND l.deadline < ? \
+         GROUP BY u",
+    )
+    .bind(today.to_string())
+    .fetch_all(pool)
+    .await?;
+    let mut out: Vec<UnitStats> = rows
+        .into_iter()
+        .map(|r| UnitStats {
+            unit: r.0,
+            early: r.1,
+            on_time: r.2,
+            late: r.3,
+            no_deadline: r.4,
+            overdue_open: 0,
+        })
+        .collect();
+    for (u, n) in overdue {
+        if unit.is_some_and(|x| x != u) {
+            continue;
+        }
+        match out.iter_mut().find(|s| s.unit == u) {
+            Some(s) => s.overdue_open = n,
+            None => out.push(UnitStats {
+                unit: u,
+                early: 0,
+                on_time: 0,
+                late: 0,
+                no_deadline: 0,
+                overdue_open: n,
+            }),
+        }
+    }
+    out.sort_by(|a, b| a.unit.cmp(&b.unit));
+    Ok(out)
+}
+
+/// Registered incoming documents with the same issuer, number and notation.
+pub async fn duplicates(
+    pool: &SqlitePool,
+    issuer_code: &str,
+    number_notation: &str,
+) -> Result<Vec<DocumentId>, sqlx::Error> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM documents WHERE direction = 'incoming' AND issuer_code = ? \
+         AND number_notation = ? AND arrival_number IS NOT NULL ORDER BY created_at",
+    )
+    .bind(issuer_code)
+    .bind(number_notation)
+    .fetch_all(pool)
+    .await?;
+    Ok(ids
+        .into_iter()
+        .filter_map(|s| uuid::Uuid::parse_str(&s).ok().map(DocumentId))
+        .collect())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Official {
+    pub user: String,
+    pub full_name: String,
+    pub position: String,
+    pub unit: String,
+    pub roles: Vec<OfficialRole>,
+}
+
+pub async fn official(pool: &SqlitePool, user: &str) -> Result<Option<Official>, sqlx::Error> {
+    let row: Option<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT user, full_name, position, unit, roles FROM officials WHERE user = ?",
+    )
+    .bind(user)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| Official {
+        user: r.0,
+        full_name: r.1,
+        position: r.2,
+        unit: r.3,
+        roles: serde_json::from_str(&r.4).unwrap_or_default(),
+    }))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Agency {
+    pub code: String,
+    pub name: String,
+    pub abbreviation: String,
+    pub clerk_unit: String,
+}
+
+pub async fn agency(pool: &SqlitePool) -> Result<Option<Agency>, sqlx::Error> {
+    sqlx::query_as("SELECT code, name, abbreviation, clerk_unit FROM agency WHERE id = 1")
+        .fetch_optional(pool)
+        .await
+}
+
+/// Every projection table's rows in a canonical text form: two stores whose
+/// dumps are equal hold the same read models (used to prove rebuild = live).
+pub async fn dump(pool: &SqlitePool) -> Result<String, sqlx::Error> {
+    let mut out = String::new();
+    for (table, order) in [
+        ("documents", "id"),
+        ("location", "document_id, row_id"),
+        ("inbox", "holder_kind, holder_id, document_id, row_id"),
+        ("incoming_register", "year, arrival_number"),
+        ("outgoing_register", "year, series, number"),
+        ("trail", "position"),
+        ("stats", "document_id, row_id"),
+        ("agency", "id"),
+        ("units", "id"),
+        ("officials", "user"),
+        ("checkpoints", "name"),
+    ] {
+        let columns: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .fetch_all(pool)
+                .await?;
+        let rows: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT json_array({}) FROM {table} ORDER BY {order}",
+            columns.join(", ")
+        ))
+        .fetch_all(pool)
+        .await?;
+        out.push_str(&format!("## {table} ({} rows)\n", rows.len()));
+        for r in rows {
+            out.push_str(&r);
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,710 @@
+//! The embedded event store: one SQLite file in WAL mode with `synchronous=FULL`.
+//!
+//! One writer task owns the only write connection. Appends are sent to it over a
+//! channel; it takes every request that is waiting (group commit), checks each
+//! against the log, writes the accepted ones in ONE transaction, and answers
+//! each caller only after that transaction has committed — so one fsync covers
+//! the whole batch, and an acknowledged append is durable. A refused request in
+//! a batch does not affect the others. Because one task assigns positions and
+//! hashes in commit order, positions are gap-free and the chain is inline.
+//! Readers use a separate pool of connections (WAL lets them read while the
+//! writer writes).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Connection, QueryBuilder, Row, SqliteConnection};
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+use super::chain::{RowFields, row_hash};
+use super::{
+    AppendResult, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError, StreamAppend,
+    StreamWritten,
+};
+use crate::digest::Sha256Digest;
+
+/// The file name of the embedded store inside the data directory.
+pub const DB_FILE: &str = "congvan.db";
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS events (
+    position       INTEGER PRIMARY KEY,
+    stream         TEXT    NOT NULL,
+    version        INTEGER NOT NULL,
+    event_id       TEXT    NOT NULL,
+    event_type     TEXT    NOT NULL,
+    schema_version INTEGER NOT NULL,
+    payload        TEXT    NOT NULL,
+    metadata       TEXT    NOT NULL,
+    recorded_at    INTEGER NOT NULL,
+    prev_hash      TEXT    NOT NULL,
+    hash           TEXT    NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id);
+CREATE UNIQUE INDEX IF NOT EXISTS events_stream_version ON events (stream, version);
+"#;
+
+/// Largest number of requests one group commit takes.
+const MAX_BATCH_REQUESTS: usize = 512;
+/// Rows per INSERT statement (11 binds each, below SQLite's 32766 limit).
+const INSERT_CHUNK: usize = 500;
+/// Bound on the writer's cache of stream versions.
+const VERSION_CACHE_LIMIT: usize = 100_000;
+
+struct Request {
+    appends: Vec<StreamAppend>,
+    reply: oneshot::Sender<Result<AppendResult, StoreError>>,
+}
+
+enum Message {
+    Append(Request),
+    /// Ask the writer connection for `PRAGMA journal_mode` and `PRAGMA synchronous`.
+    Durability(oneshot::Sender<Result<(String, i64), StoreError>>),
+}
+
+/// The SQLite event store. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    tx: mpsc::Sender<Message>,
+    pool: SqlitePool,
+    head: watch::Receiver<u64>,
+    path: PathBuf,
+}
+
+fn connect_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(30))
+        .foreign_keys(true)
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) `<data_dir>/congvan.db`.
+    pub async fn open_dir(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        Self::open(&data_dir.join(DB_FILE)).await
+    }
+
+    /// Opens (creating when missing) the store in the given file.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let opts = connect_options(path);
+        let mut writer = SqliteConnection::connect_with(&opts).await?;
+        sqlx::raw_sql(SCHEMA).execute(&mut writer).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.clone().read_only(true))
+            .await?;
+        let state = WriterState::load(&mut writer).await?;
+        let (head_tx, head) = watch::channel(state.head);
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(writer_task(writer, state, rx, head_tx));
+        Ok(SqliteStore {
+            tx,
+            pool,
+            head,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The read pool (for checks and tools that read the log directly).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `PRAGMA journal_mode` and `PRAGMA synchronous` (2 = FULL) as the live
+    /// writer connection — the one that commits appends — has them.
+    pub async fn durability_settings(&self) -> Result<(String, i64), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Message::Durability(reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+struct WriterState {
+    head: u64,
+    head_hash: Sha256Digest,
+    last_recorded_at: i64,
+    versions: HashMap<String, u64>,
+}
+
+impl WriterState {
+    async fn load(conn: &mut SqliteConnection) -> Result<Self, StoreError> {
+        let row = sqlx::query(
+            "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        let (head, head_hash, last_recorded_at) = match row {
+            None => (0, Sha256Digest::ZERO, 0),
+            Some(r) => {
+                let pos: i64 = r.try_get(0)?;
+                let hash: String = r.try_get(1)?;
+                let at: i64 = r.try_get(2)?;
+                let hash = Sha256Digest::from_str(&hash).map_err(|_| {
+                    StoreError::Corrupt(format!("position {pos}: the stored hash is not hex"))
+                })?;
+                (pos as u64, hash, at)
+            }
+        };
+        Ok(WriterState {
+            head,
+            head_hash,
+            last_recorded_at,
+            versions: HashMap::new(),
+        })
+    }
+}
+
+async fn writer_task(
+    mut conn: SqliteConnection,
+    mut state: WriterState,
+    mut rx: mpsc::Receiver<Message>,
+    head_tx: watch::Sender<u64>,
+) {
+    let mut next = rx.recv().await;
+    while let Some(msg) = next.take() {
+        let first = match msg {
+            Message::Durability(reply) => {
+                let _ = reply.send(durability(&mut conn).await);
+                next = rx.recv().await;
+                continue;
+            }
+            Message::Append(r) => r,
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH_REQUESTS {
+            match rx.try_recv() {
+                Ok(Message::Append(r)) => batch.push(r),
+                Ok(other) => {
+                    next = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        process_batch(&mut conn, &mut state, batch).await;
+        head_tx.send_replace(state.head);
+        if next.is_none() {
+            next = rx.recv().await;
+        }
+    }
+    let _ = conn.close().await;
+}
+
+async fn durability(conn: &mut SqliteConnection) -> Result<(String, i64), StoreError> {
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await?;
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok((mode, sync))
+}
+
+/// A row of the log as far as idempotency needs it.
+struct StoredId {
+    position: u64,
+    stream: String,
+    version: u64,
+    event_type: String,
+    schema_version: u32,
+    payload: String,
+}
+
+struct PendingRow {
+    position: u64,
+    stream: String,
+    version: u64,
+    event: NewEvent,
+    event_id: String,
+    recorded_at: i64,
+    prev_hash: String,
+    hash: String,
+}
+
+fn now_micros() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+async fn process_batch(conn: &mut SqliteConnection, state: &mut WriterState, batch: Vec<Request>) {
+    match prepare_batch(conn, state, batch).await {
+        Ok((rows, replies, saved)) => {
+            let outcome = if rows.is_empty() {
+                Ok(())
+            } else {
+                insert_rows(conn, &rows).await
+            };
+            match outcome {
+                Ok(()) => {
+                    if let Some(last) = rows.last() {
+                        state.head = last.position;
+                        if let Ok(h) = Sha256Digest::from_str(&last.hash) {
+                            state.head_hash = h;
+                        }
+                    }
+                    if state.versions.len() > VERSION_CACHE_LIMIT {
+                        state.versions.clear();
+                    }
+                    for (reply, result) in replies {
+                        let _ = reply.send(result);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "group commit failed; every append in the batch is refused");
+                    // Undo the tentative state: reload the head, forget versions.
+                    *state = saved;
+                    state.versions.clear();
+                    for (reply, result) in replies {
+                        let _ = reply.send(result.and(Err(StoreError::Corrupt(format!(
+                            "the commit failed: {e}"
+                        )))));
+                    }
+                }
+            }
+        }
+        Err((e, replies)) => {
+            tracing::error!(error = %e, "reading the log for a group commit failed");
+            state.versions.clear();
+            for reply in replies {
+                let _ = reply.send(Err(StoreError::Corrupt(format!(
+                    "the store could not be read: {e}"
+                ))));
+            }
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<AppendResult, StoreError>>;
+type Prepared = (Vec<PendingRow>, Vec<(Reply, Result<AppendResult, StoreError>)>, WriterState);
+
+/// Checks every request of the batch against the log (and against the requests
+/// before it in the same batch) and assigns positions, versions and hashes to
+/// the accepted ones. Nothing is written here.
+async fn prepare_batch(
+    conn: &mut SqliteConnection,
+    state: &mut WriterState,
+    batch: Vec<Request>,
+) -> Result<Prepared, (StoreError, Vec<Reply>)> {
+    let mut ids: Vec<String> = Vec::new();
+    let mut streams: HashSet<&str> = HashSet::new();
+    for r in &batch {
+        for a in &r.appends {
+            if !state.versions.contains_key(&a.stream) {
+                streams.insert(&a.stream);
+            }
+            ids.extend(a.events.iter().map(|e| e.event_id.hyphenated().to_string()));
+        }
+    }
+    let lookups = async {
+        let existing = load_existing_ids(&mut *conn, &ids).await?;
+        let versions = load_versions(&mut *conn, &streams).await?;
+        Ok::<_, StoreError>((existing, versions))
+    };
+    let (mut existing, versions) = match lookups.await {
+        Ok(v) => v,
+        Err(e) => return Err((e, batch.into_iter().map(|r| r.reply).collect())),
+    };
+    state.versions.extend(versions);
+
+    let saved = WriterState {
+        head: state.head,
+        head_hash: state.head_hash,
+        last_recorded_at: state.last_recorded_at,
+        versions: HashMap::new(),
+    };
+    let recorded_at = now_micros().max(state.last_recorded_at);
+    let mut rows = Vec::new();
+    let mut replies = Vec::with_capacity(batch.len());
+    for req in batch {
+        let result = accept(state, &mut existing, req.appends, recorded_at, &mut rows);
+        replies.push((req.reply, result));
+    }
+    if !rows.is_empty() {
+        state.last_recorded_at = recorded_at;
+    }
+    Ok((rows, replies, saved))
+}
+
+fn accept(
+    state: &mut WriterState,
+    existing: &mut HashMap<String, StoredId>,
+    appends: Vec<StreamAppend>,
+    recorded_at: i64,
+    rows: &mut Vec<PendingRow>,
+) -> Result<AppendResult, StoreError> {
+    validate(&appends)?;
+    let all: Vec<(&StreamAppend, &NewEvent)> = appends
+        .iter()
+        .flat_map(|a| a.events.iter().map(move |e| (a, e)))
+        .collect();
+    let stored: Vec<Option<&StoredId>> = all
+        .iter()
+        .map(|(_, e)| existing.get(&e.event_id.hyphenated().to_string()))
+        .collect();
+    let present = stored.iter().filter(|s| s.is_some()).count();
+    if present == all.len() {
+        return replay(&all, &stored);
+    }
+    if present > 0 {
+        let (_, e) = all
+            .iter()
+            .zip(&stored)
+            .find(|(_, s)| s.is_some())
+            .map(|(p, _)| *p)
+            .ok_or_else(|| StoreError::InvalidAppend("inconsistent batch".into()))?;
+        return Err(StoreError::IdempotencyConflict {
+            event_id: e.event_id,
+            reason: "this event is already stored but other events of the same append are not; \
+                     an append is stored whole or not at all, so nothing was appended"
+                .into(),
+        });
+    }
+    for a in &appends {
+        let actual = state.versions.get(&a.stream).copied().unwrap_or(0);
+        let ok = match a.expected {
+            ExpectedVersion::Any => true,
+            ExpectedVersion::NoStream => actual == 0,
+            ExpectedVersion::Exact(v) => actual == v,
+        };
+        if !ok {
+            return Err(StoreError::WrongExpectedVersion {
+                stream: a.stream.clone(),
+                expected: a.expected,
+                actual: (actual > 0).then_some(actual),
+            });
+        }
+    }
+    let first_position = state.head + 1;
+    let mut written = Vec::with_capacity(appends.len());
+    for a in appends {
+        let base = state.versions.get(&a.stream).copied().unwrap_or(0);
+        let n = a.events.len() as u64;
+        for (i, event) in a.events.into_iter().enumerate() {
+            let position = state.head + 1;
+            let version = base + 1 + i as u64;
+            let event_id = event.event_id.hyphenated().to_string();
+            let hash = row_hash(
+                &state.head_hash,
+                &RowFields {
+                    position,
+                    stream: &a.stream,
+                    version,
+                    event_id: &event_id,
+                    event_type: &event.event_type,
+                    schema_version: event.schema_version,
+                    payload: &event.payload,
+                    metadata: &event.metadata,
+                    recorded_at,
+                },
+            );
+            existing.insert(
+                event_id.clone(),
+                StoredId {
+                    position,
+                    stream: a.stream.clone(),
+                    version,
+                    event_type: event.event_type.clone(),
+                    schema_version: event.schema_version,
+                    payload: event.payload.clone(),
+                },
+            );
+            rows.push(PendingRow {
+                position,
+                stream: a.stream.clone(),
+                version,
+                event,
+                event_id,
+                recorded_at,
+                prev_hash: state.head_hash.to_hex(),
+                hash: hash.to_hex(),
+            });
+            state.head = position;
+            state.head_hash = hash;
+        }
+        state.versions.insert(a.stream.clone(), base + n);
+        written.push(StreamWritten {
+            stream: a.stream,
+            first_version: base + 1,
+            last_version: base + n,
+        });
+    }
+    Ok(AppendResult {
+        streams: written,
+        first_position,
+        last_position: state.head,
+        replayed: false,
+    })
+}
+
+fn validate(appends: &[StreamAppend]) -> Result<(), StoreError> {
+    if appends.is_empty() {
+        return Err(StoreError::InvalidAppend("an append needs at least one stream".into()));
+    }
+    let mut streams = HashSet::new();
+    let mut ids = HashSet::new();
+    for a in appends {
+        if a.stream.is_empty() {
+            return Err(StoreError::InvalidAppend("a stream name must not be empty".into()));
+        }
+        if !streams.insert(a.stream.as_str()) {
+            return Err(StoreError::InvalidAppend(format!(
+                "stream {} appears twice in one append",
+                a.stream
+            )));
+        }
+        if a.events.is_empty() {
+            return Err(StoreError::InvalidAppend(format!(
+                "stream {}: an append needs at least one event",
+                a.stream
+            )));
+        }
+        for e in &a.events {
+            if !ids.insert(e.event_id) {
+                return Err(StoreError::InvalidAppend(format!(
+                    "event id {} appears twice in one append",
+                    e.event_id
+                )));
+            }
+            if e.event_type.is_empty() {
+                return Err(StoreError::InvalidAppend("an event type must not be empty".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every event is stored already: the same content gives the original result,
+/// anything else is a conflict.
+fn replay(
+    all: &[(&StreamAppend, &NewEvent)],
+    stored: &[Option<&StoredId>],
+) -> Result<AppendResult, StoreError> {
+    let mut streams: Vec<StreamWritten> = Vec::new();
+    let mut first_position = u64::MAX;
+    let mut last_position = 0;
+    for ((a, e), s) in all.iter().zip(stored) {
+        let Some(s) = s else {
+            return Err(StoreError::InvalidAppend("inconsistent replay".into()));
+        };
+        let same = s.stream == a.stream
+            && s.event_type == e.event_type
+            && s.schema_version == e.schema_version
+            && s.payload == e.payload;
+        if !same {
+            let what = if s.stream != a.stream {
+                format!("it is stored in stream {}", s.stream)
+            } else {
+                "it is stored with different content".to_string()
+            };
+            return Err(StoreError::IdempotencyConflict {
+                event_id: e.event_id,
+                reason: format!("this event id is already used: {what}; nothing was appended"),
+            });
+        }
+        first_position = first_position.min(s.position);
+        last_position = last_position.max(s.position);
+        match streams.iter_mut().find(|w| w.stream == s.stream) {
+            Some(w) => {
+                w.first_version = w.first_version.min(s.version);
+                w.last_version = w.last_version.max(s.version);
+            }
+            None => streams.push(StreamWritten {
+                stream: s.stream.clone(),
+                first_version: s.version,
+                last_version: s.version,
+            }),
+        }
+    }
+    Ok(AppendResult {
+        streams,
+        first_position,
+        last_position,
+        replayed: true,
+    })
+}
+
+async fn load_existing_ids(
+    conn: &mut SqliteConnection,
+    ids: &[String],
+) -> Result<HashMap<String, StoredId>, StoreError> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::new(
+            "SELECT event_id, position, stream, version, event_type, schema_version, payload \
+             FROM events WHERE event_id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(id);
+        }
+        q.push(")");
+        for r in q.build().fetch_all(&mut *conn).await? {
+            let id: String = r.try_get(0)?;
+            out.insert(
+                id,
+                StoredId {
+                    position: r.try_get::<i64, _>(1)? as u64,
+                    stream: r.try_get(2)?,
+                    version: r.try_get::<i64, _>(3)? as u64,
+                    event_type: r.try_get(4)?,
+                    schema_version: r.try_get::<i64, _>(5)? as u32,
+                    payload: r.try_get(6)?,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+async fn load_versions(
+    conn: &mut SqliteConnection,
+    streams: &HashSet<&str>,
+) -> Result<HashMap<String, u64>, StoreError> {
+    let mut out: HashMap<String, u64> = streams.iter().map(|s| (s.to_string(), 0)).collect();
+    let list: Vec<&str> = streams.iter().copied().collect();
+    for chunk in list.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::new(
+            "SELECT stream, MAX(version) FROM events WHERE stream IN (",
+        );
+        let mut sep = q.separated(", ");
+        for s in chunk {
+            sep.push_bind(*s);
+        }
+        q.push(") GROUP BY stream");
+        for r in q.build().fetch_all(&mut *conn).await? {
+            let s: String = r.try_get(0)?;
+            let v: i64 = r.try_get(1)?;
+            out.insert(s, v as u64);
+        }
+    }
+    Ok(out)
+}
+
+async fn insert_rows(conn: &mut SqliteConnection, rows: &[PendingRow]) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::new(
+            "INSERT INTO events (position, stream, version, event_id, event_type, schema_version, \
+             payload, metadata, recorded_at, prev_hash, hash) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.position as i64)
+                .push_bind(&r.stream)
+                .push_bind(r.version as i64)
+                .push_bind(&r.event_id)
+                .push_bind(&r.event.event_type)
+                .push_bind(r.event.schema_version as i64)
+                .push_bind(&r.event.payload)
+                .push_bind(&r.event.metadata)
+                .push_bind(r.recorded_at)
+                .push_bind(&r.prev_hash)
+                .push_bind(&r.hash);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+const SELECT_EVENT: &str = "SELECT position, stream, version, event_id, event_type, schema_version, \
+     payload, metadata, recorded_at, prev_hash, hash FROM events";
+
+/// Decodes one row of `events`.
+pub fn decode_row(r: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+    let position = r.try_get::<i64, _>(0)? as u64;
+    let id_text: String = r.try_get(3)?;
+    let event_id = Uuid::parse_str(&id_text)
+        .ok()
+        .filter(|u| u.hyphenated().to_string() == id_text)
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "position {position}: event_id {id_text:?} is not a lowercase hyphenated UUID"
+            ))
+        })?;
+    Ok(RecordedEvent {
+        position,
+        stream: r.try_get(1)?,
+        version: r.try_get::<i64, _>(2)? as u64,
+        event_id,
+        event_type: r.try_get(4)?,
+        schema_version: r.try_get::<i64, _>(5)? as u32,
+        payload: r.try_get(6)?,
+        metadata: r.try_get(7)?,
+        recorded_at: r.try_get(8)?,
+        prev_hash: r.try_get(9)?,
+        hash: r.try_get(10)?,
+    })
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn append(&self, appends: Vec<StreamAppend>) -> Result<AppendResult, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Message::Append(Request { appends, reply }))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
+        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM events WHERE stream = ?")
+            .bind(stream)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(v.map(|v| v as u64))
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{SELECT_EVENT} WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?"
+        ))
+        .bind(stream)
+        .bind(from_version as i64)
+        .bind(limit.min(i64::MAX as usize) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    async fn read_all(
+        &self,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{SELECT_EVENT} WHERE position >= ? ORDER BY position LIMIT ?"
+        ))
+        .bind(from_position as i64)
+        .bind(limit.min(i64::MAX as usize) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    fn head(&self) -> watch::Receiver<u64> {
+        self.head.clone()
+    }
+}
