@@ -1,7 +1,10 @@
 //! congvan: an event-sourced backend for the official documents of Vietnamese
 //! state agencies. See README.md and ../shared/DESIGN.md.
 
+pub mod app;
+pub mod audit;
 pub mod blobs;
+pub mod demo;
 pub mod digest;
 pub mod domain;
 pub mod pdf;

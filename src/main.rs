@@ -1,1 +1,229 @@
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use congvan::app::{App, Config, PDF_DIR};
+use congvan::audit::verify_log;
+use congvan::blobs::BlobStore;
+use congvan::store::sqlite::SqliteStore;
+
+/// congvan: official documents of Vietnamese state agencies, as event streams.
+#[derive(Parser, Debug)]
+#[command(name = "congvan", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct DataDir {
+    /// The data directory (created when missing): congvan.db, projections.db, pdf/.
+    #[arg(long, env = "CONGVAN_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+enum Commands {
+    /// Create the demo organisation and walk one incoming and one outgoing
+    /// document through their whole journey, printing where each one sits.
+    Demo(DataDir),
+    /// The event log.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// The read models.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+    /// Diagnostics for tests and benchmarks.
+    #[command(hide = true)]
+    Debug {
+        #[command(subcommand)]
+        command: DebugCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DebugCommand {
+    /// Append small events from N concurrent writers until killed, printing
+    /// "ack <position> <event id>" after each append's commit has returned.
+    AppendLoop {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long, default_value_t = 8)]
+        writers: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum LogCommand {
+    /// Walk the hash chain and check every referenced PDF; exits 1 and names
+    /// the first position (or PDF) that does not match.
+    Verify(DataDir),
+}
+
+#[derive(Subcommand, Debug)]
+enum ProjectionsCommand {
+    /// Drop every projection and rebuild it from the log (stop the server first).
+    Rebuild(DataDir),
+    /// Prove that every projection applied every position exactly once.
+    Check(DataDir),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CONGVAN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("congvan: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut msg = e.to_string();
+            let mut source = e.source();
+            while let Some(s) = source {
+                msg.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("congvan: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    match cli.command {
+        Commands::Demo(d) => {
+            let app = App::open(Config::new(&d.data_dir)).await?;
+            print!("{}", congvan::demo::run(&app).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Log {
+            command: LogCommand::Verify(d),
+        } => {
+            std::fs::create_dir_all(&d.data_dir)?;
+            let store = SqliteStore::open_dir(&d.data_dir).await?;
+            let blobs = BlobStore::open(d.data_dir.join(PDF_DIR))?;
+            let report = verify_log(&store, &blobs).await?;
+            match report.finding {
+                None => {
+                    println!(
+                        "ok: {} events, hash chain intact, {} PDFs present with their digests",
+                        report.events, report.pdfs
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(f) => {
+                    println!("FAILED: {f}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Commands::Projections {
+            command: ProjectionsCommand::Rebuild(d),
+        } => {
+            std::fs::create_dir_all(&d.data_dir)?;
+            let store = SqliteStore::open_dir(&d.data_dir).await?;
+            let r = congvan::projections::rebuild(&d.data_dir, &store).await?;
+            let rate = if r.seconds > 0.0 {
+                r.events as f64 / r.seconds
+            } else {
+                0.0
+            };
+            println!(
+                "rebuilt every projection from {} events in {:.2} s ({rate:.0} events/s)",
+                r.events, r.seconds
+            );
+            check(&d, &store).await
+        }
+        Commands::Debug {
+            command: DebugCommand::AppendLoop { dir, writers },
+        } => append_loop(&dir, writers).await,
+        Commands::Projections {
+            command: ProjectionsCommand::Check(d),
+        } => {
+            std::fs::create_dir_all(&d.data_dir)?;
+            let store = SqliteStore::open_dir(&d.data_dir).await?;
+            check(&d, &store).await
+        }
+    }
+}
+
+async fn append_loop(d: &DataDir, writers: usize) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    use congvan::store::{EventStore, ExpectedVersion, NewEvent, StreamAppend};
+    use std::io::Write;
+    let store = SqliteStore::open_dir(&d.data_dir).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    for w in 0..writers.max(1) {
+        let store = store.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            for i in 0u64.. {
+                let id = uuid::Uuid::now_v7();
+                let r = store
+                    .append(vec![StreamAppend {
+                        stream: format!("load-{w}"),
+                        expected: ExpectedVersion::Any,
+                        events: vec![NewEvent {
+                            event_id: id,
+                            event_type: "load".into(),
+                            schema_version: 1,
+                            payload: format!("{{\"writer\":{w},\"i\":{i}}}"),
+                            metadata: "{}".into(),
+                        }],
+                    }])
+                    .await;
+                match r {
+                    Ok(r) => {
+                        if tx.send(format!("ack {} {id}", r.last_position)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("append failed: {e}");
+                        return;
+                    }
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut out = std::io::stdout().lock();
+    while let Some(line) = rx.recv().await {
+        writeln!(out, "{line}")?;
+        out.flush()?;
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+async fn check(d: &DataDir, store: &SqliteStore) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let report = congvan::projections::check(&d.data_dir, store.pool()).await?;
+    for (name, position, applied) in &report.checkpoints {
+        println!("  {name:<10} checkpoint {position:>8}  applied {applied:>8}");
+    }
+    if report.problems.is_empty() {
+        println!(
+            "ok: the log is gap-free up to {} and no projection skipped a position",
+            report.head
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for p in &report.problems {
+            println!("FAILED: {p}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}

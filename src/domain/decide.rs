@@ -10,7 +10,7 @@ use super::model::{
     Actor, CaseFile, Direction, Document, DocumentId, Holder, Metadata, OfficialRole, PdfRef, Role,
     Row, RowId, RowStatus, Series, Source, Status, Task,
 };
-use super::values::{Notation, NumberNotation, DocumentNumber, Text, UnitId, UserId};
+use super::values::{DocumentNumber, Notation, NumberNotation, Text, UnitId, UserId};
 
 /// Rules that are settings of a deployment, not facts of one command.
 #[derive(Clone, Debug)]
@@ -230,12 +230,18 @@ pub fn decide(
             }
             check_content(policy, metadata, pdf.as_ref())?;
             if metadata.issuer.is_none() {
-                return Err(invalid("issuer", "an incoming document names its issuing agency"));
+                return Err(invalid(
+                    "issuer",
+                    "an incoming document names its issuing agency",
+                ));
             }
             if let Some(d) = metadata.issue_date
                 && d > cmd.today
             {
-                return Err(invalid("issue_date", "the issue date cannot be in the future"));
+                return Err(invalid(
+                    "issue_date",
+                    "the issue date cannot be in the future",
+                ));
             }
             let received = DocumentEvent::Received {
                 document_id: *document_id,
@@ -320,16 +326,24 @@ fn registered(
         .open_row_of(Task::Register)
         .ok_or_else(|| refuse("the document is registered already"))?;
     if !acts_for(&cmd.actor, row) || !cmd.actor.has(OfficialRole::Clerk) {
-        return Err(forbidden("only a clerk of the clerical office registers documents"));
+        return Err(forbidden(
+            "only a clerk of the clerical office registers documents",
+        ));
     }
     if reg.arrival_number == 0 {
         return Err(invalid("arrival_number", "arrival numbers start at 1"));
     }
     if reg.arrival_date > cmd.today {
-        return Err(invalid("arrival_date", "the arrival date cannot be in the future"));
+        return Err(invalid(
+            "arrival_date",
+            "the arrival date cannot be in the future",
+        ));
     }
     if i32::from(reg.year) != i32::from(reg.arrival_date.year()) {
-        return Err(invalid("year", "the register's year is the year of arrival"));
+        return Err(invalid(
+            "year",
+            "the register's year is the year of arrival",
+        ));
     }
     let received_on = agency_date(doc.created_at);
     // The same or the next working day; urgent documents the same day.
@@ -411,7 +425,10 @@ fn resolve(
             ));
         }
         if s.holder == Holder::User(cmd.actor.user.clone()) {
-            return Err(invalid("assignments", "you cannot assign the document to yourself"));
+            return Err(invalid(
+                "assignments",
+                "you cannot assign the document to yourself",
+            ));
         }
         if let Some(p) = parent {
             if let Some(prole) = p.role
@@ -459,7 +476,7 @@ fn resolve(
     }
     let leads = out.iter().filter(|a| a.role == Role::Lead).count();
     let coordinates = out.iter().filter(|a| a.role == Role::Coordinate).count();
-    if coordinates > 0 && leads == 0 {
+    if parent.is_none() && coordinates > 0 && leads == 0 {
         return Err(invalid(
             "assignments",
             "when units coordinate, name the one who leads (chủ trì)",
@@ -499,14 +516,19 @@ fn decide_existing(
             if doc.status == Status::AwaitingRegistration {
                 return Err(refuse("the document is not registered yet"));
             }
-            let row = doc.open_row_of(Task::Submit).ok_or_else(|| {
-                refuse("the document has been submitted already")
-            })?;
+            let row = doc
+                .open_row_of(Task::Submit)
+                .ok_or_else(|| refuse("the document has been submitted already"))?;
             if !acts_for(&cmd.actor, row) {
-                return Err(forbidden("only the clerical office submits documents to the leader"));
+                return Err(forbidden(
+                    "only the clerical office submits documents to the leader",
+                ));
             }
             if *leader == cmd.actor.user {
-                return Err(invalid("leader", "submit the document to a leader, not to yourself"));
+                return Err(invalid(
+                    "leader",
+                    "submit the document to a leader, not to yourself",
+                ));
             }
             Ok(vec![DocumentEvent::SubmittedToLeader {
                 at,
@@ -522,11 +544,15 @@ fn decide_existing(
             if outgoing {
                 return Err(only_incoming());
             }
-            let row = doc.open_row_of(Task::Direct).ok_or_else(|| match doc.status {
-                Status::AwaitingRegistration => refuse("the document is not registered yet"),
-                Status::Registered => refuse("the document has not been submitted to the leader yet"),
-                _ => refuse("the document has been directed already"),
-            })?;
+            let row = doc
+                .open_row_of(Task::Direct)
+                .ok_or_else(|| match doc.status {
+                    Status::AwaitingRegistration => refuse("the document is not registered yet"),
+                    Status::Registered => {
+                        refuse("the document has not been submitted to the leader yet")
+                    }
+                    _ => refuse("the document has been directed already"),
+                })?;
             if !acts_for(&cmd.actor, row) {
                 return Err(forbidden(format!(
                     "the document was submitted to {}; only they can direct it",
@@ -602,7 +628,9 @@ fn decide_existing(
         } => {
             let r = held_row(cmd, doc, *row)?;
             if r.task != Task::Handle {
-                return Err(refuse("only a recipient handling the document completes it"));
+                return Err(refuse(
+                    "only a recipient handling the document completes it",
+                ));
             }
             if r.role == Some(Role::ForInformation) {
                 return Err(refuse(
@@ -610,7 +638,10 @@ fn decide_existing(
                 ));
             }
             if *reply_document == Some(doc.id) {
-                return Err(invalid("reply_document", "a document cannot reply to itself"));
+                return Err(invalid(
+                    "reply_document",
+                    "a document cannot reply to itself",
+                ));
             }
             Ok(vec![DocumentEvent::Completed {
                 at,
@@ -675,7 +706,9 @@ fn decide_existing(
                 ));
             }
             if incoming && doc.status == Status::Completed {
-                return Err(refuse("the document has been handled to completion already"));
+                return Err(refuse(
+                    "the document has been handled to completion already",
+                ));
             }
             Ok(vec![DocumentEvent::Recalled {
                 at,
@@ -723,7 +756,10 @@ fn decide_existing(
                 return Err(forbidden("only the drafter submits the draft for review"));
             }
             if *reviewer == cmd.actor.user {
-                return Err(invalid("reviewer", "a draft is reviewed by someone other than its drafter"));
+                return Err(invalid(
+                    "reviewer",
+                    "a draft is reviewed by someone other than its drafter",
+                ));
             }
             Ok(vec![DocumentEvent::SubmittedForReview {
                 at,
@@ -736,10 +772,12 @@ fn decide_existing(
             if incoming {
                 return Err(only_outgoing());
             }
-            let row = doc.open_row_of(Task::Review).ok_or_else(|| match doc.status {
-                Status::Draft => refuse("the draft has not been submitted for review"),
-                _ => refuse("the draft is not awaiting review"),
-            })?;
+            let row = doc
+                .open_row_of(Task::Review)
+                .ok_or_else(|| match doc.status {
+                    Status::Draft => refuse("the draft has not been submitted for review"),
+                    _ => refuse("the draft is not awaiting review"),
+                })?;
             if !acts_for(&cmd.actor, row) {
                 return Err(forbidden(format!(
                     "the draft awaits review by {}; only they can review it",
@@ -752,7 +790,10 @@ fn decide_existing(
                     next_reviewer,
                 } => {
                     if next_reviewer.as_ref() == Some(&cmd.actor.user) {
-                        return Err(invalid("next_reviewer", "pass the draft to another reviewer, not to yourself"));
+                        return Err(invalid(
+                            "next_reviewer",
+                            "pass the draft to another reviewer, not to yourself",
+                        ));
                     }
                     DocumentEvent::ReviewApproved {
                         at,
@@ -780,12 +821,16 @@ fn decide_existing(
             if incoming {
                 return Err(only_outgoing());
             }
-            let row = doc.open_row_of(Task::Number).ok_or_else(|| match doc.status {
-                Status::Draft | Status::InReview => refuse("the draft is not approved yet"),
-                _ => refuse("the document is numbered already"),
-            })?;
+            let row = doc
+                .open_row_of(Task::Number)
+                .ok_or_else(|| match doc.status {
+                    Status::Draft | Status::InReview => refuse("the draft is not approved yet"),
+                    _ => refuse("the document is numbered already"),
+                })?;
             if !acts_for(&cmd.actor, row) || !cmd.actor.has(OfficialRole::Clerk) {
-                return Err(forbidden("only a clerk of the clerical office numbers documents"));
+                return Err(forbidden(
+                    "only a clerk of the clerical office numbers documents",
+                ));
             }
             if *series != Series::for_secrecy(doc.metadata.secrecy) {
                 return Err(invalid(
@@ -794,10 +839,16 @@ fn decide_existing(
                 ));
             }
             if i32::from(*year) != i32::from(issue_date.year()) {
-                return Err(invalid("year", "the number is taken from the register of the issue year"));
+                return Err(invalid(
+                    "year",
+                    "the number is taken from the register of the issue year",
+                ));
             }
             if *issue_date < cmd.today {
-                return Err(invalid("issue_date", "the issue date cannot be before today"));
+                return Err(invalid(
+                    "issue_date",
+                    "the issue date cannot be before today",
+                ));
             }
             let number = DocumentNumber::new(*number).map_err(|e| invalid("number", e.rule))?;
             Ok(vec![DocumentEvent::Numbered {
@@ -814,14 +865,19 @@ fn decide_existing(
             if incoming {
                 return Err(only_outgoing());
             }
-            let row = doc.open_row_of(Task::Dispatch).ok_or_else(|| match doc.status {
-                Status::Issued => refuse("the document has been dispatched already"),
-                _ => refuse("the document is not numbered yet"),
-            })?;
+            let row = doc
+                .open_row_of(Task::Dispatch)
+                .ok_or_else(|| match doc.status {
+                    Status::Issued => refuse("the document has been dispatched already"),
+                    _ => refuse("the document is not numbered yet"),
+                })?;
             if !acts_for(&cmd.actor, row) {
                 return Err(forbidden("only the clerical office dispatches documents"));
             }
-            if assignments.iter().any(|a| matches!(a.holder, Holder::User(_))) {
+            if assignments
+                .iter()
+                .any(|a| matches!(a.holder, Holder::User(_)))
+            {
                 return Err(invalid(
                     "assignments",
                     "a document is dispatched to units; the unit then forwards it to its officials",

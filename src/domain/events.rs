@@ -270,7 +270,11 @@ impl DocumentEvent {
     }
 
     /// Decodes a stored event, upcasting older schema versions.
-    pub fn decode(event_type: &str, schema_version: u32, payload: &str) -> Result<Self, DecodeError> {
+    pub fn decode(
+        event_type: &str,
+        schema_version: u32,
+        payload: &str,
+    ) -> Result<Self, DecodeError> {
         let mut v: Value = serde_json::from_str(payload)?;
         upcast(event_type, schema_version, &mut v)?;
         if let Value::Object(m) = &mut v {
@@ -366,20 +370,42 @@ fn add_assignments(
     }
 }
 
-/// Completion propagates up: a forwarded row completes when every lead row
-/// below it has completed; the document completes when its direction does.
+/// The role of the children that carry a row's responsibility: a direction
+/// is carried by its leads; a handling row by children of its own role.
+fn responsible_role(row: &Row) -> Option<Role> {
+    match row.task {
+        Task::Direct => Some(Role::Lead),
+        Task::Handle => row.role,
+        _ => None,
+    }
+}
+
+/// Whether every child carrying the row's responsibility (returned ones
+/// aside) has completed, and there is at least one.
+fn responsibility_done(doc: &Document, row: &Row) -> bool {
+    let Some(role) = responsible_role(row) else {
+        return false;
+    };
+    let carriers: Vec<&Row> = doc
+        .children(row.id)
+        .filter(|c| c.role == Some(role) && c.status != RowStatus::Returned)
+        .collect();
+    !carriers.is_empty() && carriers.iter().all(|c| c.status == RowStatus::Completed)
+}
+
+/// Completion propagates up: a row completes when every child carrying its
+/// responsibility has completed (only leads carry a direction); the document
+/// completes when its direction does. A parent reopened by a return still
+/// completes this way once the remaining carriers are done.
 fn propagate(doc: &mut Document, from: RowId, at: Timestamp) {
     let mut current = doc.row(from).and_then(|r| r.parent);
     while let Some(pid) = current {
         let Some(parent) = doc.row(pid) else { break };
-        if parent.status != RowStatus::Forwarded || !matches!(parent.task, Task::Direct | Task::Handle) {
-            break;
-        }
-        let leads: Vec<&Row> = doc
-            .children(pid)
-            .filter(|c| c.role == Some(Role::Lead) && c.status != RowStatus::Returned)
-            .collect();
-        if leads.is_empty() || leads.iter().any(|c| c.status != RowStatus::Completed) {
+        let live = matches!(
+            parent.status,
+            RowStatus::Forwarded | RowStatus::Pending | RowStatus::InProgress
+        );
+        if !live || !responsibility_done(doc, parent) {
             break;
         }
         let task = parent.task;
@@ -522,7 +548,12 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
             });
             doc.status = Status::Registered;
         }
-        E::SubmittedToLeader { at, by, row, leader } => {
+        E::SubmittedToLeader {
+            at,
+            by,
+            row,
+            leader,
+        } => {
             set_status(&mut doc, *row, RowStatus::Forwarded, *at);
             let mut r = new_row(
                 doc.next_row_id(),
@@ -563,8 +594,13 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
             instruction,
             assignments,
         } => {
-            set_status(&mut doc, *row, RowStatus::Forwarded, *at);
             add_assignments(&mut doc, *row, instruction, assignments, *at, by);
+            // Handed on only when someone below carries the row's own role;
+            // otherwise the forwarder keeps handling it (and completes it).
+            let role = doc.row(*row).and_then(|r| r.role);
+            if assignments.iter().any(|a| Some(a.role) == role) {
+                set_status(&mut doc, *row, RowStatus::Forwarded, *at);
+            }
         }
         E::Accepted { at, row, .. } => {
             let info = doc.row(*row).and_then(|r| r.role) == Some(Role::ForInformation);
@@ -673,7 +709,12 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
         }
         E::ReturnedForChanges { at, row, .. } => {
             set_status(&mut doc, *row, RowStatus::Returned, *at);
-            if let Some(draft) = doc.rows.iter().find(|r| r.task == Task::Draft).map(|r| r.id) {
+            if let Some(draft) = doc
+                .rows
+                .iter()
+                .find(|r| r.task == Task::Draft)
+                .map(|r| r.id)
+            {
                 set_status(&mut doc, draft, RowStatus::InProgress, *at);
             }
             doc.status = Status::Draft;
@@ -767,7 +808,9 @@ pub fn describe(event: &DocumentEvent) -> String {
         } => {
             let how = match source {
                 Source::Scan => "received on paper and scanned".to_string(),
-                Source::Delivered { from } => format!("delivered electronically by {}", from.as_str()),
+                Source::Delivered { from } => {
+                    format!("delivered electronically by {}", from.as_str())
+                }
             };
             format!(
                 "{how}: {} {}",

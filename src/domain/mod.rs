@@ -12,3 +12,6 @@ pub mod values;
 pub use decide::{Action, Command, DomainError, Policy, decide};
 pub use events::{DocumentEvent, evolve, fold};
 pub use model::*;
+
+#[cfg(test)]
+mod tests;

@@ -52,11 +52,12 @@ impl Projector {
         } else {
             (0, 0)
         };
-        let official_units = sqlx::query_as::<_, (String, String)>("SELECT user, unit FROM officials")
-            .fetch_all(&mut conn)
-            .await?
-            .into_iter()
-            .collect();
+        let official_units =
+            sqlx::query_as::<_, (String, String)>("SELECT user, unit FROM officials")
+                .fetch_all(&mut conn)
+                .await?
+                .into_iter()
+                .collect();
         Ok(Projector {
             conn,
             position,
@@ -338,7 +339,11 @@ async fn write_document(
     .bind(subject)
     .bind(m.urgency.code())
     .bind(m.secrecy.code())
-    .bind(d.current_pdf().map(|p| p.pages as i64).or(m.pages.map(i64::from)))
+    .bind(
+        d.current_pdf()
+            .map(|p| p.pages as i64)
+            .or(m.pages.map(i64::from)),
+    )
     .bind(d.arrival.as_ref().map(|a| a.number as i64))
     .bind(d.arrival.as_ref().map(|a| a.year as i64))
     .bind(d.case_file.as_ref().map(|f| f.code.as_str()))
@@ -499,10 +504,17 @@ async fn write_registers(
             let Some(i) = &d.issued else { return Ok(()) };
             let dispatch = d.rows.iter().find(|r| r.task == Task::Dispatch);
             let units: Vec<String> = dispatch
-                .map(|dr| d.children(dr.id).map(|r| r.holder.id().to_string()).collect())
+                .map(|dr| {
+                    d.children(dr.id)
+                        .map(|r| r.holder.id().to_string())
+                        .collect()
+                })
                 .unwrap_or_default();
-            let mut recipients: Vec<String> =
-                m.recipients.iter().map(|r| r.as_str().to_string()).collect();
+            let mut recipients: Vec<String> = m
+                .recipients
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect();
             recipients.extend(units.iter().cloned());
             let transferred = dispatch
                 .filter(|r| r.status == RowStatus::Completed)

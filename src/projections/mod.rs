@@ -320,11 +320,7 @@ pub struct CheckReport {
 /// Proves that no position was skipped: the log is gap-free (its count equals
 /// its last position), and every projection's checkpoint equals the number of
 /// events it applied, one by one in order, and is not beyond the log.
-pub async fn check<S: EventStore>(
-    data_dir: &Path,
-    log_pool: &SqlitePool,
-    _store: &S,
-) -> Result<CheckReport, ProjectionError> {
+pub async fn check(data_dir: &Path, log_pool: &SqlitePool) -> Result<CheckReport, ProjectionError> {
     let (count, max): (i64, Option<i64>) =
         sqlx::query_as("SELECT COUNT(*), MAX(position) FROM events")
             .fetch_one(log_pool)

@@ -53,7 +53,17 @@ pub struct LocationRow {
     pub assigned_by: String,
 }
 
-type LocationTuple = (i64, String, String, String, Option<String>, String, String, Option<String>, String);
+type LocationTuple = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    String,
+);
 
 pub async fn location(
     pool: &SqlitePool,
@@ -113,7 +123,19 @@ pub struct InboxRow {
     pub urgency: String,
 }
 
-type InboxTuple = (String, i64, String, Option<String>, String, String, Option<String>, String, Option<String>, String, String);
+type InboxTuple = (
+    String,
+    i64,
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    String,
+);
 
 /// What a holder holds now: overdue first, then by deadline (none last), then oldest first.
 pub async fn inbox(

@@ -13,6 +13,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -70,9 +72,21 @@ enum Message {
     Durability(oneshot::Sender<Result<(String, i64), StoreError>>),
 }
 
+/// Counters of the writer task, for benchmarks and diagnostics.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Transactions committed (one per group commit that stored something).
+    pub commits: AtomicU64,
+    /// Append requests answered (accepted, replayed or refused).
+    pub requests: AtomicU64,
+    /// Events stored.
+    pub events: AtomicU64,
+}
+
 /// The SQLite event store. Cheap to clone.
 #[derive(Clone)]
 pub struct SqliteStore {
+    stats: Arc<WriterStats>,
     tx: mpsc::Sender<Message>,
     pool: SqlitePool,
     head: watch::Receiver<u64>,
@@ -108,8 +122,10 @@ impl SqliteStore {
         let state = WriterState::load(&mut writer).await?;
         let (head_tx, head) = watch::channel(state.head);
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(writer_task(writer, state, rx, head_tx));
+        let stats = Arc::new(WriterStats::default());
+        tokio::spawn(writer_task(writer, state, rx, head_tx, stats.clone()));
         Ok(SqliteStore {
+            stats,
             tx,
             pool,
             head,
@@ -124,6 +140,11 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The writer task's counters.
+    pub fn writer_stats(&self) -> &WriterStats {
+        &self.stats
     }
 
     /// `PRAGMA journal_mode` and `PRAGMA synchronous` (2 = FULL) as the live
@@ -178,6 +199,7 @@ async fn writer_task(
     mut state: WriterState,
     mut rx: mpsc::Receiver<Message>,
     head_tx: watch::Sender<u64>,
+    stats: Arc<WriterStats>,
 ) {
     let mut next = rx.recv().await;
     while let Some(msg) = next.take() {
@@ -200,7 +222,16 @@ async fn writer_task(
                 Err(_) => break,
             }
         }
+        let requests = batch.len() as u64;
+        let before = state.head;
         process_batch(&mut conn, &mut state, batch).await;
+        stats.requests.fetch_add(requests, Ordering::Relaxed);
+        if state.head > before {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats
+                .events
+                .fetch_add(state.head - before, Ordering::Relaxed);
+        }
         head_tx.send_replace(state.head);
         if next.is_none() {
             next = rx.recv().await;
@@ -273,9 +304,9 @@ async fn process_batch(conn: &mut SqliteConnection, state: &mut WriterState, bat
                     *state = saved;
                     state.versions.clear();
                     for (reply, result) in replies {
-                        let _ = reply.send(result.and(Err(StoreError::Corrupt(format!(
-                            "the commit failed: {e}"
-                        )))));
+                        let _ = reply.send(
+                            result.and(Err(StoreError::Corrupt(format!("the commit failed: {e}")))),
+                        );
                     }
                 }
             }
@@ -293,7 +324,11 @@ async fn process_batch(conn: &mut SqliteConnection, state: &mut WriterState, bat
 }
 
 type Reply = oneshot::Sender<Result<AppendResult, StoreError>>;
-type Prepared = (Vec<PendingRow>, Vec<(Reply, Result<AppendResult, StoreError>)>, WriterState);
+type Prepared = (
+    Vec<PendingRow>,
+    Vec<(Reply, Result<AppendResult, StoreError>)>,
+    WriterState,
+);
 
 /// Checks every request of the batch against the log (and against the requests
 /// before it in the same batch) and assigns positions, versions and hashes to
@@ -456,13 +491,17 @@ fn accept(
 
 fn validate(appends: &[StreamAppend]) -> Result<(), StoreError> {
     if appends.is_empty() {
-        return Err(StoreError::InvalidAppend("an append needs at least one stream".into()));
+        return Err(StoreError::InvalidAppend(
+            "an append needs at least one stream".into(),
+        ));
     }
     let mut streams = HashSet::new();
     let mut ids = HashSet::new();
     for a in appends {
         if a.stream.is_empty() {
-            return Err(StoreError::InvalidAppend("a stream name must not be empty".into()));
+            return Err(StoreError::InvalidAppend(
+                "a stream name must not be empty".into(),
+            ));
         }
         if !streams.insert(a.stream.as_str()) {
             return Err(StoreError::InvalidAppend(format!(
@@ -484,7 +523,9 @@ fn validate(appends: &[StreamAppend]) -> Result<(), StoreError> {
                 )));
             }
             if e.event_type.is_empty() {
-                return Err(StoreError::InvalidAppend("an event type must not be empty".into()));
+                return Err(StoreError::InvalidAppend(
+                    "an event type must not be empty".into(),
+                ));
             }
         }
     }
@@ -581,9 +622,7 @@ async fn load_versions(
     let mut out: HashMap<String, u64> = streams.iter().map(|s| (s.to_string(), 0)).collect();
     let list: Vec<&str> = streams.iter().copied().collect();
     for chunk in list.chunks(INSERT_CHUNK) {
-        let mut q = QueryBuilder::new(
-            "SELECT stream, MAX(version) FROM events WHERE stream IN (",
-        );
+        let mut q = QueryBuilder::new("SELECT stream, MAX(version) FROM events WHERE stream IN (");
         let mut sep = q.separated(", ");
         for s in chunk {
             sep.push_bind(*s);

@@ -1,0 +1,406 @@
+//! The application: the store, the PDF folder and the projections of one data
+//! directory, and the service that runs commands: load -> fold -> decide ->
+//! append -> wait until the projections show the effect.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::blobs::BlobStore;
+use crate::domain::decide::{Action, Command, DomainError, Policy, RegistrationFacts, agency_date};
+use crate::domain::directory::{self, DirectoryEvent};
+use crate::domain::model::{Actor, Document, DocumentId, PdfRef, Series};
+use crate::domain::register::{NumberTaken, RegisterKind};
+use crate::domain::values::UserId;
+use crate::domain::{DocumentEvent, decide, evolve};
+use crate::pdf::{PdfError, PdfLimits};
+use crate::projections::{self, ProjectionError, Projections};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{EventStore, ExpectedVersion, NewEvent, StoreError, StreamAppend};
+
+/// Settings of one deployment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub policy: Policy,
+    pub pdf_limits: PdfLimits,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            data_dir: data_dir.into(),
+            policy: Policy::default(),
+            pdf_limits: PdfLimits::default(),
+        }
+    }
+}
+
+/// The sub-folder of the data directory that holds PDFs by digest.
+pub const PDF_DIR: &str = "pdf";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("{0}")]
+    Pdf(#[from] PdfError),
+    #[error("unknown official {0}")]
+    UnknownOfficial(String),
+    #[error("the document was changed by someone else at the same time; try again")]
+    Contention,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    #[error("projection database error")]
+    Database(#[from] sqlx::Error),
+    #[error("stored event at position {position} cannot be read: {reason}")]
+    Decode { position: u64, reason: String },
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Request facts that go into each event's metadata.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RequestMeta {
+    pub on_behalf_of: Option<String>,
+    pub correlation_id: Option<String>,
+    pub causation_id: Option<String>,
+    pub request_id: Option<String>,
+    pub client_address: Option<String>,
+    pub traceparent: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EventMetadata<'a> {
+    actor: &'a str,
+    #[serde(flatten)]
+    request: &'a RequestMeta,
+}
+
+/// What a command did.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub document: Document,
+    pub version: u64,
+    pub events: Vec<DocumentEvent>,
+    pub last_position: u64,
+    pub replayed: bool,
+}
+
+pub struct App {
+    pub config: Config,
+    pub store: SqliteStore,
+    pub blobs: BlobStore,
+    pub projections: Projections,
+    /// One lock per register and year: commands that take a number from the
+    /// same register queue here instead of racing on its expected version.
+    /// (The expected version still guards against any other writer.)
+    register_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+const ATTEMPTS: usize = 8;
+
+impl App {
+    /// Opens the data directory (created when missing) and starts the projector.
+    pub async fn open(config: Config) -> Result<App, AppError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let store = SqliteStore::open_dir(&config.data_dir).await?;
+        let blobs = BlobStore::open(config.data_dir.join(PDF_DIR))?;
+        let projections = Projections::start(&config.data_dir, store.clone()).await?;
+        Ok(App {
+            config,
+            store,
+            blobs,
+            projections,
+            register_locks: Default::default(),
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
+    }
+
+    /// Parses an uploaded PDF (off the async reactor) and stores it by digest.
+    pub async fn store_pdf(&self, bytes: Vec<u8>) -> Result<PdfRef, AppError> {
+        let limits = self.config.pdf_limits.clone();
+        let blobs = self.blobs.clone();
+        tokio::task::spawn_blocking(move || {
+            let info = crate::pdf::inspect(&bytes, &limits)?;
+            let sha256 = blobs.put(&bytes)?;
+            Ok(PdfRef {
+                sha256,
+                pages: info.pages,
+                bytes: bytes.len() as u64,
+            })
+        })
+        .await
+        .map_err(|e| AppError::Io(std::io::Error::other(e)))?
+    }
+
+    /// The official as the directory knows them.
+    pub async fn actor(&self, user: &UserId) -> Result<Actor, AppError> {
+        let o = projections::official(self.projections.pool(), user.as_str())
+            .await?
+            .ok_or_else(|| AppError::UnknownOfficial(user.to_string()))?;
+        Ok(Actor {
+            user: user.clone(),
+            unit: crate::domain::values::UnitId::parse(&o.unit)
+                .map_err(|e| AppError::UnknownOfficial(e.to_string()))?,
+            roles: o.roles,
+        })
+    }
+
+    /// Appends directory events (units, officials) and waits for the projection.
+    pub async fn define_directory(&self, events: Vec<DirectoryEvent>) -> Result<(), AppError> {
+        let events = events
+            .iter()
+            .map(|e| NewEvent {
+                event_id: new_event_id(),
+                event_type: e.event_type().to_string(),
+                schema_version: DirectoryEvent::SCHEMA_VERSION,
+                payload: e.to_payload(),
+                metadata: "{}".to_string(),
+            })
+            .collect();
+        let r = self
+            .store
+            .append(vec![StreamAppend {
+                stream: directory::STREAM.to_string(),
+                expected: ExpectedVersion::Any,
+                events,
+            }])
+            .await?;
+        self.projections.wait_for(r.last_position).await?;
+        Ok(())
+    }
+
+    /// Loads a document's events and folds them.
+    pub async fn load(&self, id: DocumentId) -> Result<(Option<Document>, u64), AppError> {
+        let stream = id.stream();
+        let mut state = None;
+        let mut version = 0;
+        loop {
+            let events = self.store.read_stream(&stream, version + 1, 1000).await?;
+            if events.is_empty() {
+                break;
+            }
+            for e in events {
+                let ev = DocumentEvent::decode(&e.event_type, e.schema_version, &e.payload)
+                    .map_err(|err| AppError::Decode {
+                        position: e.position,
+                        reason: err.to_string(),
+                    })?;
+                state = evolve(state, &ev);
+                version = e.version;
+            }
+        }
+        Ok((state, version))
+    }
+
+    /// Runs one command for `user` on document `id`.
+    pub async fn execute(
+        &self,
+        user: &UserId,
+        id: DocumentId,
+        action: Action,
+        meta: &RequestMeta,
+    ) -> Result<Outcome, AppError> {
+        let actor = self.actor(user).await?;
+        let metadata = serde_json::to_string(&EventMetadata {
+            actor: user.as_str(),
+            request: meta,
+        })
+        .unwrap_or_else(|_| "{}".into());
+        let _register_guard = match register_lock_key(&action) {
+            Some(key) => {
+                let lock = {
+                    let mut locks = self
+                        .register_locks
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    locks.entry(key).or_default().clone()
+                };
+                Some(lock.lock_owned().await)
+            }
+            None => None,
+        };
+        for _ in 0..ATTEMPTS {
+            let (state, version) = self.load(id).await?;
+            let now = Timestamp::now();
+            let today = agency_date(now);
+            let mut action = action.clone();
+            let register = self.fill_facts(&mut action, state.as_ref()).await?;
+            let cmd = Command {
+                actor: actor.clone(),
+                at: now,
+                today,
+                action,
+            };
+            let events = decide(&self.config.policy, &cmd, state.as_ref())?;
+            let mut appends = vec![StreamAppend {
+                stream: id.stream(),
+                expected: if version == 0 {
+                    ExpectedVersion::NoStream
+                } else {
+                    ExpectedVersion::Exact(version)
+                },
+                events: events
+                    .iter()
+                    .map(|e| NewEvent {
+                        event_id: new_event_id(),
+                        event_type: e.event_type().to_string(),
+                        schema_version: e.schema_version(),
+                        payload: e.to_payload(),
+                        metadata: metadata.clone(),
+                    })
+                    .collect(),
+            }];
+            if let Some((stream, expected, number)) = register {
+                let taken = NumberTaken {
+                    number,
+                    document_id: id,
+                    at: now,
+                };
+                appends.push(StreamAppend {
+                    stream,
+                    expected,
+                    events: vec![NewEvent {
+                        event_id: new_event_id(),
+                        event_type: NumberTaken::EVENT_TYPE.to_string(),
+                        schema_version: NumberTaken::SCHEMA_VERSION,
+                        payload: serde_json::to_string(&taken).unwrap_or_default(),
+                        metadata: metadata.clone(),
+                    }],
+                });
+            }
+            match self.store.append(appends).await {
+                Ok(r) => {
+                    self.projections.wait_for(r.last_position).await?;
+                    let (document, version) = self.load(id).await?;
+                    let document = document.ok_or(DomainError::NotFound)?;
+                    let events = if r.replayed { Vec::new() } else { events };
+                    return Ok(Outcome {
+                        document,
+                        version,
+                        events,
+                        last_position: r.last_position,
+                        replayed: r.replayed,
+                    });
+                }
+                Err(StoreError::WrongExpectedVersion { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Contention)
+    }
+
+    /// Fills the facts a command takes from registers and read models: the
+    /// next number of a register (returned with the register's stream and
+    /// expected version, to append in the same transaction) and possible
+    /// duplicates.
+    async fn fill_facts(
+        &self,
+        action: &mut Action,
+        state: Option<&Document>,
+    ) -> Result<Option<(String, ExpectedVersion, u32)>, AppError> {
+        let (kind, year, facts_metadata) = match action {
+            Action::Receive {
+                register: Some(reg),
+                metadata,
+                ..
+            } => (
+                RegisterKind::Incoming,
+                reg.arrival_date.year(),
+                Some(metadata.clone()),
+            ),
+            Action::Register(reg) => (
+                RegisterKind::Incoming,
+                reg.arrival_date.year(),
+                state.map(|d| d.metadata.clone()),
+            ),
+            Action::Number {
+                issue_date, series, ..
+            } => {
+                let series = state
+                    .map(|d| Series::for_secrecy(d.metadata.secrecy))
+                    .unwrap_or(*series);
+                (RegisterKind::outgoing(series), issue_date.year(), None)
+            }
+            _ => return Ok(None),
+        };
+        let stream = kind.stream(year);
+        let current = self.store.stream_version(&stream).await?;
+        let number = NumberTaken::next_number(current);
+        let expected = match current {
+            None => ExpectedVersion::NoStream,
+            Some(v) => ExpectedVersion::Exact(v),
+        };
+        let duplicates = match facts_metadata {
+            Some(m) => match (&m.issuer, &m.number_notation) {
+                (Some(i), Some(nn)) => {
+                    projections::duplicates(
+                        self.projections.pool(),
+                        i.code.as_str(),
+                        &nn.to_string(),
+                    )
+                    .await?
+                }
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        match action {
+            Action::Receive {
+                register: Some(reg),
+                ..
+            }
+            | Action::Register(reg) => {
+                *reg = RegistrationFacts {
+                    arrival_number: number,
+                    year,
+                    arrival_date: reg.arrival_date,
+                    possible_duplicates: duplicates,
+                };
+            }
+            Action::Number {
+                number: n,
+                year: y,
+                series,
+                ..
+            } => {
+                *n = number;
+                *y = year;
+                *series = match kind {
+                    RegisterKind::OutgoingSecret => Series::Secret,
+                    _ => Series::Regular,
+                };
+            }
+            _ => {}
+        }
+        Ok(Some((stream, expected, number)))
+    }
+}
+
+/// Which register (and year) a command takes a number from, if any.
+fn register_lock_key(action: &Action) -> Option<String> {
+    match action {
+        Action::Receive {
+            register: Some(reg),
+            ..
+        }
+        | Action::Register(reg) => Some(format!("incoming-{}", reg.arrival_date.year())),
+        Action::Number { issue_date, .. } => Some(format!("outgoing-{}", issue_date.year())),
+        _ => None,
+    }
+}
+
+/// Event ids are UUIDv7: unique, and ordered by time for index locality.
+fn new_event_id() -> Uuid {
+    Uuid::now_v7()
+}

@@ -1,0 +1,2706 @@
+//! The implementation of [`inspect`].
+//!
+//! `inspect` runs in these steps, each linear in the size of the file:
+//!
+//! 1. size and `%PDF-` header checks;
+//! 2. [`prescan`]: collect every offset lopdf could read a cross-reference
+//!    section from (`startxref`, `/Prev`, `/XRefStm` values), the positions of
+//!    `trailer` keywords and whether any `/Encrypt` name occurs;
+//! 3. [`Scanner`] over the whole file: the maximum nesting depth any parse of
+//!    lopdf could reach (starting anywhere, since the cross-reference table
+//!    can point anywhere) and every stream whose dictionary names `/ObjStm`;
+//! 4. every cross-reference stream and object stream that lopdf would
+//!    decompress is decompressed here first, streaming, against one shared
+//!    [`Budget`]; the decompressed object streams are checked for nesting too;
+//! 5. for encrypted files with object streams (which lopdf decrypts and
+//!    decompresses), the same is done after decrypting them with lopdf's own
+//!    key derivation;
+//! 6. lopdf loads the file and walks the page tree.
+//!
+//! Steps 3 onwards run on a thread with a large stack. Every call into lopdf
+//! runs inside `catch_unwind`. The checks are deliberately conservative: they
+//! emulate what lopdf 0.38 does while loading (see `reader.rs`,
+//! `parser/mod.rs`, `object.rs` and `parser_aux.rs` in its sources) and count
+//! or reject anything lopdf *might* do, rather than exactly what it will do.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::io::Read;
+use std::panic::{self, AssertUnwindSafe};
+
+use lopdf::encryption::decrypt_object;
+use lopdf::filters::png::{FilterType, decode_row};
+use lopdf::xref::XrefEntry;
+use lopdf::{Dictionary, Document, EncryptionState, Object, ObjectId, Reader, Stream};
+
+use super::{PdfError, PdfInfo, PdfLimits};
+
+/// The `%PDF-` header must start within this many bytes.
+const HEADER_WINDOW: usize = 1024;
+/// Deepest nesting of arrays and dictionaries accepted. lopdf's parser uses a
+/// few KiB of stack per level; see [`READER_STACK`].
+const MAX_NESTING: u32 = 256;
+/// lopdf refuses literal strings nested deeper than its `MAX_BRACKET` (100)
+/// inside the outermost parentheses.
+const MAX_STRING_NESTING: i64 = 101;
+/// Stack size of the thread lopdf runs on: ample for [`MAX_NESTING`] levels.
+const READER_STACK: usize = 64 * 1024 * 1024;
+/// Most entries all cross-reference streams together may declare. lopdf keeps
+/// every entry in a `BTreeMap`; real files have far fewer objects.
+const MAX_XREF_STREAM_ENTRIES: u64 = 4_000_000;
+/// Widest field a cross-reference stream may declare in `/W` (lopdf allocates
+/// a buffer of that size; real files use at most 8).
+const MAX_XREF_FIELD_WIDTH: i64 = 16;
+/// Most places one object number may be defined at before the file is deemed
+/// too ambiguous to check (only used for encrypted files).
+const MAX_DEFINITIONS: usize = 8;
+/// Longest run of whitespace and comments skipped when reading an object
+/// header at a cross-reference offset.
+const MAX_HEADER_GAP: usize = 64 * 1024;
+/// How many `trailer` keywords are examined (only used for encrypted files).
+const MAX_TRAILERS: usize = 64;
+/// Size of the chunks decompressed output is produced in.
+const CHUNK: usize = 64 * 1024;
+
+/// Checks that `bytes` are a PDF that lopdf can safely read and describes it.
+///
+/// The checks, in order: the size limit ([`PdfError::TooLarge`]), a `%PDF-`
+/// header in the first 1024 bytes ([`PdfError::NotPdf`]), the decompression
+/// limit on everything lopdf would inflate while loading
+/// ([`PdfError::DecompressionLimit`]), structural safety and lopdf's own
+/// parse and page walk ([`PdfError::Broken`]). Encrypted files are accepted
+/// when lopdf can open them with the empty user password (they are reported
+/// with `encrypted: true`).
+///
+/// This is CPU-bound and may take a second or two on a large file: call it
+/// from a blocking context (e.g. `tokio::task::spawn_blocking`).
+pub fn inspect(bytes: &[u8], limits: &PdfLimits) -> Result<PdfInfo, PdfError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(PdfError::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    let start = find_subslice(&bytes[..bytes.len().min(HEADER_WINDOW)], b"%PDF-")
+        .ok_or(PdfError::NotPdf)?;
+    // lopdf also starts at the first "%PDF-" and takes every offset in the
+    // file relative to it; from here on all positions are relative to it too.
+    let buf = &bytes[start..];
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("pdf-inspect".into())
+            .stack_size(READER_STACK)
+            .spawn_scoped(scope, || inspect_pdf(buf, limits));
+        match worker {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|payload| Err(reader_failed(payload.as_ref()))),
+            // Without a thread of our own, run here: the nesting check keeps
+            // lopdf's recursion within a few MiB of stack.
+            Err(_) => inspect_pdf(buf, limits),
+        }
+    })
+}
+
+/// Steps 2 to 6 of the module documentation, on the bytes from `%PDF-` on.
+fn inspect_pdf(buf: &[u8], limits: &PdfLimits) -> Result<PdfInfo, PdfError> {
+    let marks = prescan(buf);
+    let mut scanner = Scanner::new(true);
+    scanner.feed(buf, Some(buf));
+    if scanner.too_deep {
+        return Err(too_deep());
+    }
+    let mut budget = Budget::new(limits.max_decompressed, buf.len());
+    let xrefs = check_xref_streams(buf, &marks, &mut budget)?;
+    check_object_streams(buf, &scanner.candidates, &mut budget)?;
+    if marks.encrypt && !xrefs.containers.is_empty() {
+        check_encrypted_containers(buf, &marks, &xrefs, &mut budget)?;
+    }
+    load(buf)
+}
+
+// ---------------------------------------------------------------------------
+// Errors and lopdf guards
+
+const PASSWORD_PROTECTED: &str = "the PDF is protected by a password and cannot be read";
+
+fn too_deep() -> PdfError {
+    PdfError::damaged(format!(
+        "its objects are nested more than {MAX_NESTING} levels deep"
+    ))
+}
+
+/// For structures the checks cannot vouch for. Real-world files never have
+/// them; crafted ones might.
+fn unverifiable(what: &str) -> PdfError {
+    PdfError::Broken {
+        reason: format!("the PDF cannot be accepted because {what}"),
+    }
+}
+
+fn reader_failed(payload: &(dyn std::any::Any + Send)) -> PdfError {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown error".to_owned());
+    PdfError::damaged(format!("the PDF reader failed on it ({message})"))
+}
+
+/// Runs `f`, turning a panic into [`PdfError::Broken`].
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, PdfError> {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| reader_failed(payload.as_ref()))
+}
+
+// ---------------------------------------------------------------------------
+// Byte classes of PDF syntax, as lopdf's parser defines them
+
+fn is_ws(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\0' | b'\x0c')
+}
+
+fn is_delimiter(c: u8) -> bool {
+    matches!(
+        c,
+        b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%'
+    )
+}
+
+fn is_regular(c: u8) -> bool {
+    !is_ws(c) && !is_delimiter(c)
+}
+
+/// Bytes that can occur in a keyword or number lopdf accepts inside an
+/// object (`true`, `false`, `null`, `R`, `obj`, `endobj`, `stream`, numbers).
+/// A word with any other byte makes lopdf's parse fail.
+fn is_word_byte(c: u8) -> bool {
+    c.is_ascii_digit() || b"+-.Rtruefalsnobjdm".contains(&c)
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    char::from(c)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
+}
+
+fn find_subslice(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------------
+// Step 2: offsets of cross-reference sections and other marks
+
+/// What [`prescan`] found.
+#[derive(Debug, Default)]
+struct Marks {
+    /// Every offset lopdf might parse a cross-reference section at.
+    xref_offsets: BTreeSet<usize>,
+    /// Some name decodes to `Encrypt`.
+    encrypt: bool,
+    /// Positions just after `trailer` keywords (at most [`MAX_TRAILERS`]).
+    trailers: Vec<usize>,
+    /// There were more `trailer` keywords than were recorded.
+    trailers_overflow: bool,
+}
+
+/// Reads a name (after its `/`) the way lopdf does: regular bytes, `#hh`
+/// escapes decoded; a `#` without two hex digits ends it. Returns the decoded
+/// name if it is at most 16 bytes long, and where it ends.
+fn read_name(buf: &[u8], mut i: usize) -> (Option<([u8; 16], usize)>, usize) {
+    let mut out = [0u8; 16];
+    let mut len = 0usize;
+    let mut long = false;
+    while let Some(&c) = buf.get(i) {
+        if !is_regular(c) {
+            break;
+        }
+        let byte = if c == b'#' {
+            match (
+                buf.get(i + 1).copied().and_then(hex_value),
+                buf.get(i + 2).copied().and_then(hex_value),
+            ) {
+                (Some(h), Some(l)) => {
+                    i += 3;
+                    (h << 4) | l
+                }
+                _ => break,
+            }
+        } else {
+            i += 1;
+            c
+        };
+        match out.get_mut(len) {
+            Some(slot) => {
+                *slot = byte;
+                len += 1;
+            }
+            None => long = true,
+        }
+    }
+    ((!long).then_some((out, len)), i)
+}
+
+/// Parses an optionally signed integer at `i`; returns it (if it fits) and
+/// where it ends.
+fn read_integer(buf: &[u8], mut i: usize) -> (Option<i64>, usize) {
+    let negative = match buf.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let start = i;
+    let mut value: Option<i64> = Some(0);
+    while let Some(&c) = buf.get(i).filter(|c| c.is_ascii_digit()) {
+        value = value
+            .and_then(|v| v.checked_mul(10))
+            .and_then(|v| v.checked_add(i64::from(c - b'0')));
+        i += 1;
+    }
+    if i == start {
+        return (None, i);
+    }
+    (value.map(|v| if negative { -v } else { v }), i)
+}
+
+/// Step 2, see [`Marks`]. Deliberately ignorant of strings and streams: it
+/// may find too much, never too little.
+fn prescan(buf: &[u8]) -> Marks {
+    let mut marks = Marks::default();
+    // Just after `/Prev`, `/XRefStm` or `startxref`: the next integer (after
+    // whitespace and comments) is an offset.
+    let mut expect_offset = false;
+    let mut i = 0;
+    while let Some(&c) = buf.get(i) {
+        if expect_offset {
+            if is_ws(c) {
+                i += 1;
+                continue;
+            }
+            if c == b'%' {
+                i = end_of_comment(buf, i);
+                continue;
+            }
+            expect_offset = false;
+            if c == b'+' || c == b'-' || c.is_ascii_digit() {
+                let (value, end) = read_integer(buf, i);
+                if let Some(offset) = value.and_then(|v| usize::try_from(v).ok()) {
+                    if offset < buf.len() {
+                        marks.xref_offsets.insert(offset);
+                    }
+                }
+                i = end;
+                continue;
+            }
+        }
+        match c {
+            b'/' => {
+                let (name, end) = read_name(buf, i + 1);
+                if let Some((name, len)) = name {
+                    match name.get(..len) {
+                        Some(b"Prev" | b"XRefStm") => expect_offset = true,
+                        Some(b"Encrypt") => marks.encrypt = true,
+                        _ => {}
+                    }
+                }
+                i = end;
+            }
+            b's' if buf[i..].starts_with(b"startxref") => {
+                i += b"startxref".len();
+                expect_offset = true;
+            }
+            b't' if buf[i..].starts_with(b"trailer") => {
+                i += b"trailer".len();
+                if marks.trailers.len() < MAX_TRAILERS {
+                    marks.trailers.push(i);
+                } else {
+                    marks.trailers_overflow = true;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    marks
+}
+
+/// The position after the comment starting at `i` and its end of line.
+fn end_of_comment(buf: &[u8], i: usize) -> usize {
+    let rest = buf.get(i..).unwrap_or_default();
+    match rest.iter().position(|&c| c == b'\r' || c == b'\n') {
+        Some(p) if rest.get(p..p + 2) == Some(b"\r\n") => i + p + 2,
+        Some(p) => i + p + 1,
+        None => buf.len(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Step 3: nesting depth and object stream candidates
+
+/// Sentinel origin: an `obj` keyword whose object header could not be read.
+const UNREADABLE_HEADER: usize = usize::MAX;
+
+/// Object headers a hypothesis may have started at (byte offsets of their
+/// object numbers). Merged hypotheses keep all of them, up to four.
+#[derive(Debug, Clone, Copy, Default)]
+struct Origins {
+    at: [usize; 4],
+    len: u8,
+    overflow: bool,
+}
+
+impl Origins {
+    fn one(position: usize) -> Self {
+        Origins {
+            at: [position, 0, 0, 0],
+            len: 1,
+            overflow: false,
+        }
+    }
+
+    fn as_slice(&self) -> &[usize] {
+        self.at.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    fn union(&mut self, other: &Origins) {
+        self.overflow |= other.overflow;
+        for &p in other.as_slice() {
+            if self.as_slice().contains(&p) {
+                continue;
+            }
+            match self.at.get_mut(usize::from(self.len)) {
+                Some(slot) => {
+                    *slot = p;
+                    self.len += 1;
+                }
+                None => self.overflow = true,
+            }
+        }
+    }
+}
+
+/// One way lopdf might be parsing the bytes: how deeply nested it is, and
+/// (when scanning the file itself) which object it parses and whether its
+/// dictionary named `/ObjStm`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Hyp {
+    depth: u32,
+    objstm: bool,
+    origins: Origins,
+}
+
+impl Hyp {
+    /// Merging keeps the worst case of both.
+    fn merge(&mut self, other: &Hyp) {
+        self.depth = self.depth.max(other.depth);
+        self.objstm |= other.objstm;
+        self.origins.union(&other.origins);
+    }
+}
+
+/// Where in a token a hypothesis outside strings and comments is.
+#[derive(Debug, Clone, Copy)]
+enum Tok {
+    /// Between tokens.
+    Between,
+    /// After a `<`: `<<` or a hex string.
+    Lt,
+    /// After a `>`: `>>` or an error.
+    Gt,
+    /// In a name; the decoded bytes so far (if short).
+    Name {
+        buf: [u8; 8],
+        len: u8,
+        long: bool,
+        escape: NameEscape,
+    },
+    /// In a keyword or number.
+    Word {
+        buf: [u8; 16],
+        len: usize,
+        valid: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum NameEscape {
+    None,
+    Hash,
+    HashDigit(u8),
+}
+
+impl Tok {
+    fn kind(&self) -> u8 {
+        match self {
+            Tok::Between => 0,
+            Tok::Lt => 1,
+            Tok::Gt => 2,
+            Tok::Name { .. } => 3,
+            Tok::Word { .. } => 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Normal {
+    hyp: Hyp,
+    tok: Tok,
+}
+
+/// A stream that may be an object stream lopdf decompresses.
+#[derive(Debug, Clone)]
+struct Candidate {
+    /// Where the stream data starts (after `stream` and its end of line).
+    content_start: usize,
+    /// The object headers the dictionary may belong to.
+    origins: Origins,
+}
+
+/// A linear-time over-approximation of every parse lopdf could make of some
+/// bytes, started at any offset: all such parses are tracked at once, those
+/// in the same lexical state merged (keeping the deepest nesting), the way a
+/// regular-expression engine runs an NFA. It finds the deepest nesting of
+/// arrays and dictionaries any parse reaches (lopdf's parser recurses once
+/// per level) and, when scanning the file itself, the streams whose
+/// dictionary names `/ObjStm`.
+///
+/// A parse is dropped as soon as lopdf would certainly fail (an unbalanced
+/// `)` or `]`, a `{`, a keyword lopdf does not know, ...), so random binary
+/// data such as images quickly ends any parse that wandered into it.
+#[derive(Debug)]
+struct Scanner {
+    /// Track object headers and `/ObjStm` (scanning the file itself).
+    track: bool,
+    /// Parses outside strings and comments (a handful at most).
+    normals: Vec<Normal>,
+    spare: Vec<Normal>,
+    /// Parses inside a comment.
+    comment: Option<Hyp>,
+    /// Parses inside a hex string.
+    hex: Option<Hyp>,
+    /// Parses inside literal strings: all see the same bytes, so their string
+    /// depths differ by constants; each is keyed by `depth - lit_shift`.
+    literal: BTreeMap<i64, Hyp>,
+    lit_shift: i64,
+    lit_escape: bool,
+    prev_regular: bool,
+    /// Offset of the next byte.
+    pos: usize,
+    /// Some parse nested deeper than [`MAX_NESTING`].
+    too_deep: bool,
+    /// Object stream candidates found (when tracking).
+    candidates: Vec<Candidate>,
+}
+
+impl Scanner {
+    fn new(track: bool) -> Self {
+        Scanner {
+            track,
+            normals: Vec::with_capacity(8),
+            spare: Vec::with_capacity(8),
+            comment: None,
+            hex: None,
+            literal: BTreeMap::new(),
+            lit_shift: 0,
+            lit_escape: false,
+            prev_regular: false,
+            pos: 0,
+            too_deep: false,
+            candidates: Vec::new(),
+        }
+    }
+
+    /// Scans the next `chunk`. `whole` is the whole file when scanning the
+    /// file itself (then `chunk` must be all of it).
+    fn feed(&mut self, chunk: &[u8], whole: Option<&[u8]>) {
+        let mut i = 0;
+        while let Some(&c) = chunk.get(i) {
+            if self.idle() && is_ws(c) {
+                // Whitespace between tokens changes nothing: skip the run.
+                let run = chunk[i..].iter().take_while(|&&b| is_ws(b)).count();
+                self.prev_regular = false;
+                self.pos += run;
+                i += run;
+                continue;
+            }
+            self.step(c, whole);
+            if self.too_deep {
+                return;
+            }
+            i += 1;
+        }
+    }
+
+    /// Only one parse, between tokens: whitespace leaves everything as is.
+    fn idle(&self) -> bool {
+        self.comment.is_none()
+            && self.hex.is_none()
+            && self.literal.is_empty()
+            && matches!(
+                self.normals.as_slice(),
+                [Normal {
+                    tok: Tok::Between,
+                    ..
+                }]
+            )
+    }
+
+    fn step(&mut self, c: u8, whole: Option<&[u8]>) {
+        let p = self.pos;
+        // A parse may start at any token boundary.
+        let mid_word = self.prev_regular && is_regular(c);
+        if !mid_word && !self.normals.iter().any(|n| matches!(n.tok, Tok::Between)) {
+            self.normals.push(Normal {
+                hyp: Hyp::default(),
+                tok: Tok::Between,
+            });
+        }
+        let mut next = std::mem::take(&mut self.spare);
+        next.clear();
+
+        // Comments and strings first: parses entering them at this byte must
+        // not see it.
+        if let Some(h) = self.comment {
+            if c == b'\r' || c == b'\n' {
+                self.comment = None;
+                next.push(Normal {
+                    hyp: h,
+                    tok: Tok::Between,
+                });
+            }
+        }
+        if let Some(h) = self.hex {
+            if c == b'>' {
+                self.hex = None;
+                next.push(Normal {
+                    hyp: h,
+                    tok: Tok::Between,
+                });
+            } else if !(is_ws(c) || c.is_ascii_hexdigit()) {
+                self.hex = None;
+            }
+        }
+        if self.literal.is_empty() {
+            self.lit_shift = 0;
+            self.lit_escape = false;
+        } else if self.lit_escape {
+            self.lit_escape = false;
+        } else {
+            match c {
+                b'\\' => self.lit_escape = true,
+                b'(' => {
+                    self.lit_shift += 1;
+                    while let Some((&key, _)) = self.literal.last_key_value() {
+                        if key + self.lit_shift <= MAX_STRING_NESTING {
+                            break;
+                        }
+                        self.literal.pop_last();
+                    }
+                }
+                b')' => {
+                    self.lit_shift -= 1;
+                    while let Some((&key, _)) = self.literal.first_key_value() {
+                        if key + self.lit_shift > 0 {
+                            break;
+                        }
+                        if let Some((_, h)) = self.literal.pop_first() {
+                            next.push(Normal {
+                                hyp: h,
+                                tok: Tok::Between,
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        let normals = std::mem::take(&mut self.normals);
+        for n in &normals {
+            self.step_normal(*n, c, p, whole, &mut next);
+        }
+        self.spare = normals;
+        merge_normals(&mut next);
+        self.normals = next;
+        self.prev_regular = is_regular(c);
+        self.pos += 1;
+    }
+
+    fn step_normal(
+        &mut self,
+        n: Normal,
+        c: u8,
+        p: usize,
+        whole: Option<&[u8]>,
+        next: &mut Vec<Normal>,
+    ) {
+        let mut hyp = n.hyp;
+        match n.tok {
+            Tok::Between => self.between(hyp, c, next),
+            Tok::Lt => {
+                if c == b'<' {
+                    if self.deeper(&mut hyp) {
+                        next.push(Normal {
+                            hyp,
+                            tok: Tok::Between,
+                        });
+                    }
+                } else if c == b'>' {
+                    // "<>", an empty hex string.
+                    next.push(Normal {
+                        hyp,
+                        tok: Tok::Between,
+                    });
+                } else if is_ws(c) || c.is_ascii_hexdigit() {
+                    self.enter_hex(hyp);
+                }
+            }
+            Tok::Gt => {
+                if c == b'>' && hyp.depth > 0 {
+                    hyp.depth -= 1;
+                    next.push(Normal {
+                        hyp,
+                        tok: Tok::Between,
+                    });
+                }
+            }
+            Tok::Name {
+                mut buf,
+                mut len,
+                mut long,
+                escape,
+            } => {
+                if is_regular(c) {
+                    let decoded = match (escape, c) {
+                        (NameEscape::None, b'#') => {
+                            next.push(Normal {
+                                hyp,
+                                tok: Tok::Name {
+                                    buf,
+                                    len,
+                                    long,
+                                    escape: NameEscape::Hash,
+                                },
+                            });
+                            return;
+                        }
+                        (NameEscape::None, c) => c,
+                        (NameEscape::Hash, c) => match hex_value(c) {
+                            Some(h) => {
+                                next.push(Normal {
+                                    hyp,
+                                    tok: Tok::Name {
+                                        buf,
+                                        len,
+                                        long,
+                                        escape: NameEscape::HashDigit(h),
+                                    },
+                                });
+                                return;
+                            }
+                            None => return,
+                        },
+                        (NameEscape::HashDigit(h), c) => match hex_value(c) {
+                            Some(l) => (h << 4) | l,
+                            None => return,
+                        },
+                    };
+                    match buf.get_mut(usize::from(len)) {
+                        Some(slot) => {
+                            *slot = decoded;
+                            len += 1;
+                        }
+                        None => long = true,
+                    }
+                    next.push(Normal {
+                        hyp,
+                        tok: Tok::Name {
+                            buf,
+                            len,
+                            long,
+                            escape: NameEscape::None,
+                        },
+                    });
+                } else {
+                    if !matches!(escape, NameEscape::None) {
+                        // A '#' without two hex digits: lopdf fails.
+                        return;
+                    }
+                    if !long && buf.get(..usize::from(len)) == Some(b"ObjStm") {
+                        hyp.objstm = true;
+                    }
+                    self.between(hyp, c, next);
+                }
+            }
+            Tok::Word {
+                mut buf,
+                mut len,
+                mut valid,
+            } => {
+                if is_regular(c) {
+                    if let Some(slot) = buf.get_mut(len) {
+                        *slot = c;
+                    }
+                    len += 1;
+                    valid &= is_word_byte(c);
+                    next.push(Normal {
+                        hyp,
+                        tok: Tok::Word { buf, len, valid },
+                    });
+                } else if let Some(hyp) = self.end_word(hyp, &buf, len, valid, p, whole) {
+                    self.between(hyp, c, next);
+                }
+            }
+        }
+    }
+
+    /// A hypothesis between tokens reads `c`.
+    fn between(&mut self, mut hyp: Hyp, c: u8, next: &mut Vec<Normal>) {
+        let tok = match c {
+            c if is_ws(c) => Tok::Between,
+            b'/' => Tok::Name {
+                buf: [0; 8],
+                len: 0,
+                long: false,
+                escape: NameEscape::None,
+            },
+            b'[' => {
+                if !self.deeper(&mut hyp) {
+                    return;
+                }
+                Tok::Between
+            }
+            b']' => {
+                if hyp.depth == 0 {
+                    return;
+                }
+                hyp.depth -= 1;
+                Tok::Between
+            }
+            b'<' => Tok::Lt,
+            b'>' => Tok::Gt,
+            b'(' => {
+                let key = 1 - self.lit_shift;
+                self.literal
+                    .entry(key)
+                    .and_modify(|h| h.merge(&hyp))
+                    .or_insert(hyp);
+                return;
+            }
+            b'%' => {
+                match &mut self.comment {
+                    Some(h) => h.merge(&hyp),
+                    None => self.comment = Some(hyp),
+                }
+                return;
+            }
+            b')' | b'{' | b'}' => return,
+            c => {
+                let mut buf = [0u8; 16];
+                buf[0] = c;
+                Tok::Word {
+                    buf,
+                    len: 1,
+                    valid: is_word_byte(c),
+                }
+            }
+        };
+        next.push(Normal { hyp, tok });
+    }
+
+    fn enter_hex(&mut self, hyp: Hyp) {
+        match &mut self.hex {
+            Some(h) => h.merge(&hyp),
+            None => self.hex = Some(hyp),
+        }
+    }
+
+    /// One level deeper; false (and `too_deep` set) past the limit.
+    fn deeper(&mut self, hyp: &mut Hyp) -> bool {
+        hyp.depth += 1;
+        if hyp.depth > MAX_NESTING {
+            self.too_deep = true;
+            return false;
+        }
+        true
+    }
+
+    /// A word of `len` bytes (the first 16 in `buf`) ended just before `end`.
+    /// Returns the hypothesis to continue with, or `None` if lopdf's parse
+    /// ends (successfully or not) with this word.
+    fn end_word(
+        &mut self,
+        hyp: Hyp,
+        buf: &[u8; 16],
+        len: usize,
+        valid: bool,
+        end: usize,
+        whole: Option<&[u8]>,
+    ) -> Option<Hyp> {
+        if !valid {
+            return None;
+        }
+        let Some(word) = buf.get(..len) else {
+            // Longer than any keyword: a (long) number.
+            return Some(hyp);
+        };
+        match word {
+            b"stream" => {
+                if let (true, true, Some(whole)) = (self.track, hyp.objstm, whole) {
+                    if let Some(content_start) = stream_data_start(whole, end) {
+                        self.candidates.push(Candidate {
+                            content_start,
+                            origins: hyp.origins,
+                        });
+                    }
+                }
+                None
+            }
+            b"endobj" => None,
+            w if w.ends_with(b"obj") && w[..w.len() - 3].iter().all(u8::is_ascii_digit) => {
+                // An object header ("12 0 obj", possibly "12 0obj"): a new
+                // object starts here.
+                if !self.track {
+                    return None;
+                }
+                let origin = whole
+                    .and_then(|b| header_before(b, end - 3))
+                    .map_or(UNREADABLE_HEADER, |(start, _)| start);
+                Some(Hyp {
+                    depth: 0,
+                    objstm: false,
+                    origins: Origins::one(origin),
+                })
+            }
+            _ => Some(hyp),
+        }
+    }
+}
+
+/// Merges hypotheses in the same token state (there are only a few).
+fn merge_normals(list: &mut Vec<Normal>) {
+    let mut i = 0;
+    while i < list.len() {
+        let mut j = i + 1;
+        while j < list.len() {
+            if list[i].tok.kind() == list[j].tok.kind() {
+                let other = list.swap_remove(j);
+                list[i].hyp.merge(&other.hyp);
+                if let (Tok::Word { valid, .. }, Tok::Word { valid: v2, .. }) =
+                    (&mut list[i].tok, other.tok)
+                {
+                    *valid |= v2;
+                }
+            } else {
+                j += 1;
+            }
+        }
+        i += 1;
+    }
+}
+
+/// Where the data of a stream starts whose `stream` keyword ends at `after`:
+/// lopdf accepts spaces and tabs, then one end of line.
+fn stream_data_start(buf: &[u8], after: usize) -> Option<usize> {
+    let mut i = after;
+    while matches!(buf.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    match (buf.get(i), buf.get(i + 1)) {
+        (Some(b'\r'), Some(b'\n')) => Some(i + 2),
+        (Some(b'\r' | b'\n'), _) => Some(i + 1),
+        _ => None,
+    }
+}
+
+/// Reads the object header ending with the `obj` keyword at `obj_pos`
+/// backwards ("12 0 obj"): returns where its object number starts and its id.
+fn header_before(buf: &[u8], obj_pos: usize) -> Option<(usize, ObjectId)> {
+    const GAP: usize = 256;
+    let mut j = obj_pos;
+    let floor = obj_pos.saturating_sub(GAP);
+    while j > floor && buf.get(j - 1).copied().is_some_and(is_ws) {
+        j -= 1;
+    }
+    let gen_end = j;
+    while j > 0 && buf.get(j - 1).is_some_and(u8::is_ascii_digit) && gen_end - j < 6 {
+        j -= 1;
+    }
+    let gen_start = j;
+    let floor = j.saturating_sub(GAP);
+    while j > floor && buf.get(j - 1).copied().is_some_and(is_ws) {
+        j -= 1;
+    }
+    let num_end = j;
+    while j > 0 && buf.get(j - 1).is_some_and(u8::is_ascii_digit) && num_end - j < 11 {
+        j -= 1;
+    }
+    if gen_start == gen_end || num_end == gen_start || j == num_end {
+        return None;
+    }
+    if j > 0 && buf.get(j - 1).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let num: u32 = std::str::from_utf8(buf.get(j..num_end)?)
+        .ok()?
+        .parse()
+        .ok()?;
+    let generation: u16 = std::str::from_utf8(buf.get(gen_start..gen_end)?)
+        .ok()?
+        .parse()
+        .ok()?;
+    Some((j, (num, generation)))
+}
+
+/// lopdf's `space`: whitespace and comments (a comment needs its end of
+/// line). Returns where it ends, or `Err` if it is longer than `limit`.
+fn skip_space(buf: &[u8], mut i: usize, limit: usize) -> Result<usize, ()> {
+    let start = i;
+    loop {
+        if i - start > limit {
+            return Err(());
+        }
+        match buf.get(i) {
+            Some(&c) if is_ws(c) => i += 1,
+            Some(b'%') => {
+                let end = end_of_comment(buf, i);
+                if end == buf.len() && !matches!(buf.last(), Some(b'\r' | b'\n')) {
+                    return Ok(i);
+                }
+                i = end;
+            }
+            _ => return Ok(i),
+        }
+    }
+}
+
+fn read_uint<T: std::str::FromStr>(buf: &[u8], i: usize) -> Option<(T, usize)> {
+    let digits = buf
+        .get(i..)?
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let value = std::str::from_utf8(buf.get(i..i + digits)?)
+        .ok()?
+        .parse()
+        .ok()?;
+    Some((value, i + digits))
+}
+
+/// Reads an object header at `x` forwards, as lopdf does at a
+/// cross-reference offset. Returns its id (if it is one) and how many bytes
+/// were read; `Err` if the gaps are unreasonably long.
+fn header_at(buf: &[u8], x: usize) -> Result<(Option<ObjectId>, usize), ()> {
+    let i = skip_space(buf, x, MAX_HEADER_GAP)?;
+    let Some((num, i)) = read_uint::<u32>(buf, i) else {
+        return Ok((None, i - x));
+    };
+    let i = skip_space(buf, i, MAX_HEADER_GAP)?;
+    let Some((generation, i)) = read_uint::<u16>(buf, i) else {
+        return Ok((None, i - x));
+    };
+    let i = skip_space(buf, i, MAX_HEADER_GAP)?;
+    let id = buf
+        .get(i..)
+        .is_some_and(|rest| rest.starts_with(b"obj"))
+        .then_some((num, generation));
+    Ok((id, i - x))
+}
+
+/// Every object header in the file for the wanted ids: where their object
+/// numbers start. Errs when an id is defined suspiciously often.
+fn scan_headers(
+    buf: &[u8],
+    wanted: &HashSet<ObjectId>,
+) -> Result<HashMap<ObjectId, Vec<usize>>, PdfError> {
+    let mut found: HashMap<ObjectId, Vec<usize>> = HashMap::new();
+    if wanted.is_empty() {
+        return Ok(found);
+    }
+    let mut from = 0;
+    while let Some(k) = buf.get(from..).and_then(|rest| find_subslice(rest, b"obj")) {
+        let pos = from + k;
+        from = pos + 3;
+        if buf.get(from).copied().is_some_and(is_regular) {
+            continue;
+        }
+        if let Some((start, id)) = header_before(buf, pos) {
+            if wanted.contains(&id) {
+                let list = found.entry(id).or_default();
+                list.push(start);
+                if list.len() > MAX_DEFINITIONS {
+                    return Err(unverifiable(
+                        "an object of its encrypted object streams is defined too many times",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Parses the object `id` with lopdf's own parser, as if the cross-reference
+/// table held exactly `entries`. Does not decompress anything. Only safe
+/// after the [`Scanner`] has vouched for the nesting depth of `buf`.
+fn parse_object(
+    buf: &[u8],
+    entries: &[(ObjectId, usize)],
+    id: ObjectId,
+) -> Result<Option<Object>, PdfError> {
+    let mut document = Document::new();
+    for &((num, generation), offset) in entries {
+        let Ok(offset) = u32::try_from(offset) else {
+            return Ok(None);
+        };
+        document
+            .reference_table
+            .insert(num, XrefEntry::Normal { offset, generation });
+    }
+    let reader = Reader {
+        buffer: buf,
+        document,
+        encryption_state: None,
+        raw_objects: BTreeMap::new(),
+    };
+    guarded(|| reader.get_object(id, &mut HashSet::new()).ok())
+}
+
+// ---------------------------------------------------------------------------
+// Step 4: decompression against a budget
+
+/// The decompression allowance shared by every stream of one file.
+#[derive(Debug)]
+struct Budget {
+    limit: usize,
+    output: u64,
+    /// Compressed bytes read, bounded too: streams could overlap or consume
+    /// input without producing output.
+    input: u64,
+    input_limit: u64,
+}
+
+impl Budget {
+    fn new(limit: usize, file_len: usize) -> Self {
+        let limit64 = u64::try_from(limit).unwrap_or(u64::MAX);
+        let file64 = u64::try_from(file_len).unwrap_or(u64::MAX);
+        Budget {
+            limit,
+            output: 0,
+            input: 0,
+            input_limit: file64.saturating_mul(2).saturating_add(limit64),
+        }
+    }
+
+    fn exceeded(&self) -> PdfError {
+        PdfError::DecompressionLimit { limit: self.limit }
+    }
+
+    fn spend_output(&mut self, n: usize) -> Result<(), PdfError> {
+        self.output = self
+            .output
+            .saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
+        if self.output > u64::try_from(self.limit).unwrap_or(u64::MAX) {
+            return Err(self.exceeded());
+        }
+        Ok(())
+    }
+
+    fn spend_input(&mut self, n: usize) -> Result<(), PdfError> {
+        self.input = self
+            .input
+            .saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
+        if self.input > self.input_limit {
+            return Err(self.exceeded());
+        }
+        Ok(())
+    }
+}
+
+/// Receives decompressed bytes: charges them to the budget, and keeps them
+/// and/or checks their nesting as asked.
+struct Sink<'a> {
+    budget: &'a mut Budget,
+    keep: Option<Vec<u8>>,
+    nest: Option<&'a mut Scanner>,
+    produced: usize,
+}
+
+impl Sink<'_> {
+    fn put(&mut self, data: &[u8]) -> Result<(), PdfError> {
+        self.budget.spend_output(data.len())?;
+        self.produced += data.len();
+        if let Some(keep) = &mut self.keep {
+            keep.extend_from_slice(data);
+        }
+        if let Some(nest) = &mut self.nest {
+            nest.feed(data, None);
+            if nest.too_deep {
+                return Err(too_deep());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Inflates zlib data like lopdf (`flate2::read::ZlibDecoder`, errors end
+/// the output without failing). Returns the compressed bytes consumed.
+fn inflate(input: &[u8], sink: &mut Sink<'_>) -> Result<usize, PdfError> {
+    let mut decoder = flate2::read::ZlibDecoder::new(input);
+    let mut chunk = vec![0u8; CHUNK];
+    loop {
+        match decoder.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => sink.put(chunk.get(..n).unwrap_or_default())?,
+        }
+    }
+    Ok(usize::try_from(decoder.total_in()).unwrap_or(input.len()))
+}
+
+/// LZW decoding exactly as `weezl` (lopdf's decoder) does for PDF: MSB
+/// first, 9 to 12 bit codes, clear 256, end 257, code size switched one code
+/// early unless `/EarlyChange 0`; errors end the output. Returns the input
+/// bytes consumed.
+fn lzw(input: &[u8], early_change: bool, sink: &mut Sink<'_>) -> Result<usize, PdfError> {
+    const CLEAR: usize = 256;
+    const END: usize = 257;
+    const FIRST: usize = 258;
+    const ENTRIES: usize = 4096;
+    let mut prefix = vec![0u16; ENTRIES];
+    let mut suffix = vec![0u8; ENTRIES];
+    let mut first = vec![0u8; ENTRIES];
+    let mut length = vec![0u16; ENTRIES];
+    for b in 0..=255u8 {
+        suffix[usize::from(b)] = b;
+        first[usize::from(b)] = b;
+        length[usize::from(b)] = 1;
+    }
+    let early = usize::from(early_change);
+    let mut next = FIRST;
+    let mut size: u32 = 9;
+    let mut previous: Option<usize> = None;
+    let mut bits: u64 = 0;
+    let mut nbits: u32 = 0;
+    let mut pos = 0;
+    let mut out: Vec<u8> = Vec::with_capacity(CHUNK + ENTRIES);
+    let mut word = [0u8; ENTRIES];
+
+    // Writes the string of `code` (then `extra` if any) to `out`.
+    let emit = |code: usize,
+                extra: Option<u8>,
+                out: &mut Vec<u8>,
+                word: &mut [u8; ENTRIES],
+                prefix: &[u16],
+                suffix: &[u8],
+                length: &[u16]| {
+        let len = usize::from(length[code]);
+        let mut c = code;
+        for slot in word[..len].iter_mut().rev() {
+            *slot = suffix[c];
+            c = usize::from(prefix[c]);
+        }
+        out.extend_from_slice(&word[..len]);
+        if let Some(e) = extra {
+            out.push(e);
+        }
+    };
+
+    loop {
+        while nbits < size {
+            let Some(&b) = input.get(pos) else {
+                sink.put(&out)?;
+                return Ok(pos);
+            };
+            bits = (bits << 8) | u64::from(b);
+            nbits += 8;
+            pos += 1;
+        }
+        nbits -= size;
+        let code = usize::try_from((bits >> nbits) & ((1u64 << size) - 1)).unwrap_or(usize::MAX);
+        bits &= (1u64 << nbits) - 1;
+        if code == CLEAR {
+            next = FIRST;
+            size = 9;
+            previous = None;
+            continue;
+        }
+        if code == END {
+            break;
+        }
+        match previous {
+            None => {
+                if code >= CLEAR {
+                    break;
+                }
+                emit(code, None, &mut out, &mut word, &prefix, &suffix, &length);
+                previous = Some(code);
+            }
+            Some(prev) => {
+                if code > next || (code == next && next >= ENTRIES) {
+                    break;
+                }
+                let k = if code == next {
+                    emit(
+                        prev,
+                        Some(first[prev]),
+                        &mut out,
+                        &mut word,
+                        &prefix,
+                        &suffix,
+                        &length,
+                    );
+                    first[prev]
+                } else {
+                    emit(code, None, &mut out, &mut word, &prefix, &suffix, &length);
+                    first[code]
+                };
+                if next < ENTRIES {
+                    prefix[next] = u16::try_from(prev).unwrap_or(0);
+                    suffix[next] = k;
+                    first[next] = first[prev];
+                    length[next] = length[prev].saturating_add(1);
+                    if next + 1 + early >= (1usize << size) && size < 12 {
+                        size += 1;
+                    }
+                    next += 1;
+                }
+                previous = Some(code);
+            }
+        }
+        if out.len() >= CHUNK {
+            sink.put(&out)?;
+            out.clear();
+        }
+    }
+    sink.put(&out)?;
+    Ok(pos)
+}
+
+/// ASCII85 decoding exactly as lopdf does. Returns whether lopdf would
+/// succeed and the input bytes consumed.
+fn ascii85(input: &[u8], sink: &mut Sink<'_>) -> Result<(bool, usize), PdfError> {
+    let body = match input.strip_suffix(b"~>") {
+        Some(body) => body,
+        None => input,
+    };
+    let mut out: Vec<u8> = Vec::with_capacity(CHUNK + 4);
+    let mut buffer: u32 = 0;
+    let mut count = 0usize;
+    let mut ok = true;
+    for &ch in body {
+        if out.len() >= CHUNK {
+            sink.put(&out)?;
+            out.clear();
+        }
+        if ch == b'z' {
+            if count != 0 {
+                ok = false;
+                break;
+            }
+            out.extend_from_slice(&[0, 0, 0, 0]);
+            continue;
+        }
+        if ch.is_ascii_whitespace() {
+            continue;
+        }
+        if !(b'!'..=b'u').contains(&ch) {
+            break;
+        }
+        match buffer.checked_mul(85) {
+            Some(b) => buffer = b.wrapping_add(u32::from(ch - b'!')),
+            None => {
+                ok = false;
+                break;
+            }
+        }
+        count += 1;
+        if count == 5 {
+            out.extend_from_slice(&buffer.to_be_bytes());
+            buffer = 0;
+            count = 0;
+        }
+    }
+    if ok && count > 0 {
+        for _ in count..5 {
+            match buffer.checked_mul(85) {
+                Some(b) => buffer = b.wrapping_add(84),
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok {
+            out.extend_from_slice(buffer.to_be_bytes().get(..count - 1).unwrap_or_default());
+        }
+    }
+    sink.put(&out)?;
+    Ok((ok, input.len()))
+}
+
+/// The PNG predictor lopdf applies after Flate and LZW: bytes per pixel and
+/// pixels per row, when `/DecodeParms` asks for one (`/Predictor` 10 to 15).
+fn png_predictor(params: Option<&Dictionary>) -> Option<(usize, usize)> {
+    let params = params?;
+    let get =
+        |key: &[u8], default: i64| params.get(key).and_then(Object::as_i64).unwrap_or(default);
+    if !(10..=15).contains(&get(b"Predictor", 1)) {
+        return None;
+    }
+    let columns = usize::try_from(get(b"Columns", 1).max(1)).unwrap_or(usize::MAX);
+    let colors = usize::try_from(get(b"Colors", 1).max(1)).unwrap_or(usize::MAX);
+    let bits = usize::try_from(get(b"BitsPerComponent", 8).max(8)).unwrap_or(usize::MAX);
+    Some((colors.saturating_mul(bits) / 8, columns))
+}
+
+/// Undoes the PNG predictor row by row like lopdf's `decode_frame`, but
+/// keeps the rows decoded before an error. Returns them and whether lopdf
+/// would have succeeded.
+fn unpredict(data: &[u8], bpp: usize, columns: usize) -> (Vec<u8>, bool) {
+    let row = bpp.saturating_mul(columns);
+    let mut previous = vec![0u8; row];
+    let mut current = vec![0u8; row];
+    let mut decoded = Vec::with_capacity(data.len());
+    let mut pos = 0;
+    while pos < data.len() {
+        let Ok(filter) = FilterType::try_from(data[pos]) else {
+            return (decoded, false);
+        };
+        let Some(raw) = data.get(pos + 1..pos + 1 + row) else {
+            return (decoded, false);
+        };
+        current.copy_from_slice(raw);
+        decode_row(filter, bpp, &previous, &mut current);
+        decoded.extend_from_slice(&current);
+        std::mem::swap(&mut previous, &mut current);
+        pos += 1 + row;
+    }
+    (decoded, true)
+}
+
+/// Result of [`decode_stream`].
+#[derive(Debug, Default)]
+struct Decoded {
+    /// The decoded data, when asked for and lopdf would get it.
+    data: Option<Vec<u8>>,
+    /// Its length (before the last predictor), or what was produced.
+    len: usize,
+}
+
+/// Emulates lopdf's `Stream::decompressed_content` on `content` with the
+/// given filters and `/DecodeParms`, charging every stage's output to
+/// `budget` and keeping nothing it need not keep. `exact` says `content` is
+/// exactly the stream's data (otherwise it runs to the end of the file and
+/// only what the first stage consumes is charged as input). With `nest`,
+/// the final output (what lopdf would parse objects from) is checked for
+/// nesting depth.
+fn decode_stream(
+    content: &[u8],
+    exact: bool,
+    filters: &[Vec<u8>],
+    params: Option<&Dictionary>,
+    budget: &mut Budget,
+    want_data: bool,
+    mut nest: Option<&mut Scanner>,
+) -> Result<Decoded, PdfError> {
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Flate,
+        Lzw,
+        Ascii85,
+    }
+    if exact {
+        budget.spend_input(content.len())?;
+    }
+    let predictor = png_predictor(params);
+    let early_change = params
+        .and_then(|p| p.get(b"EarlyChange").and_then(Object::as_i64).ok())
+        .is_none_or(|v| v != 0);
+    let mut current: Cow<'_, [u8]> = Cow::Borrowed(content);
+    for (i, filter) in filters.iter().enumerate() {
+        let last = i + 1 == filters.len();
+        let kind = match filter.as_slice() {
+            b"FlateDecode" => Kind::Flate,
+            b"LZWDecode" => Kind::Lzw,
+            b"ASCII85Decode" => Kind::Ascii85,
+            // lopdf gives up: nothing more is produced.
+            _ => return Ok(Decoded::default()),
+        };
+        let predicted = predictor.filter(|_| matches!(kind, Kind::Flate | Kind::Lzw));
+        // The last stage without a predictor streams straight into the nesting
+        // check; everything else must be kept for the next step.
+        let streaming = last && predicted.is_none() && !want_data;
+        let mut sink = Sink {
+            budget: &mut *budget,
+            keep: (!streaming).then(Vec::new),
+            nest: if streaming { nest.as_deref_mut() } else { None },
+            produced: 0,
+        };
+        let (ok, consumed) = match kind {
+            Kind::Flate => (true, inflate(&current, &mut sink)?),
+            Kind::Lzw => (true, lzw(&current, early_change, &mut sink)?),
+            Kind::Ascii85 => ascii85(&current, &mut sink)?,
+        };
+        let produced = sink.produced;
+        let kept = sink.keep.take();
+        if i == 0 && !exact {
+            budget.spend_input(consumed)?;
+        }
+        if !ok {
+            return Ok(Decoded {
+                data: None,
+                len: produced,
+            });
+        }
+        let mut output = kept.unwrap_or_default();
+        if let Some((bpp, columns)) = predicted {
+            // lopdf allocates two rows up front, whatever the data.
+            budget.spend_output(bpp.saturating_mul(columns).saturating_mul(2))?;
+            let (rows, complete) = unpredict(&output, bpp, columns);
+            if !complete {
+                // lopdf fails here and uses nothing; the rows decoded so far
+                // are still checked in case the data was longer than its own.
+                if let Some(nest) = nest.as_deref_mut() {
+                    check_nesting(nest, &rows)?;
+                }
+                return Ok(Decoded {
+                    data: None,
+                    len: produced,
+                });
+            }
+            output = rows;
+        }
+        if last {
+            if !streaming {
+                if let Some(nest) = nest.as_deref_mut() {
+                    check_nesting(nest, &output)?;
+                }
+            }
+            return Ok(Decoded {
+                data: want_data.then_some(output),
+                len: produced,
+            });
+        }
+        current = Cow::Owned(output);
+    }
+    // No filters at all: lopdf's output is empty.
+    Ok(Decoded::default())
+}
+
+fn check_nesting(nest: &mut Scanner, data: &[u8]) -> Result<(), PdfError> {
+    nest.feed(data, None);
+    if nest.too_deep {
+        Err(too_deep())
+    } else {
+        Ok(())
+    }
+}
+
+/// A stream's filter names, as lopdf's `Stream::filters` reads them; `None`
+/// if lopdf would not decompress it.
+fn stream_filters(stream: &Stream) -> Option<Vec<Vec<u8>>> {
+    stream
+        .filters()
+        .ok()
+        .map(|names| names.into_iter().map(<[u8]>::to_vec).collect())
+}
+
+fn decode_params(stream: &Stream) -> Option<&Dictionary> {
+    stream
+        .dict
+        .get(b"DecodeParms")
+        .and_then(Object::as_dict)
+        .ok()
+}
+
+// ---------------------------------------------------------------------------
+// Step 4a: cross-reference streams
+
+/// What the cross-reference streams revealed.
+#[derive(Debug, Default)]
+struct XrefFacts {
+    /// Their dictionaries (candidate trailers of an encrypted file).
+    dicts: Vec<Dictionary>,
+    /// Object numbers of the object streams holding compressed objects.
+    containers: BTreeSet<u32>,
+    /// Entries lopdf would insert, all streams together.
+    entries: u64,
+}
+
+/// Decompresses (counting) every stream lopdf could read as a
+/// cross-reference stream, and checks the layout lopdf would allocate for.
+fn check_xref_streams(
+    buf: &[u8],
+    marks: &Marks,
+    budget: &mut Budget,
+) -> Result<XrefFacts, PdfError> {
+    let mut facts = XrefFacts::default();
+    for &x in &marks.xref_offsets {
+        // Reading the headers is charged as input too: the offsets could all
+        // point into one long run of whitespace.
+        let id = match header_at(buf, x) {
+            Ok((id, read)) => {
+                budget.spend_input(read)?;
+                match id {
+                    Some(id) => id,
+                    None => continue,
+                }
+            }
+            Err(()) => {
+                return Err(unverifiable(
+                    "its cross-reference data is padded beyond reason",
+                ));
+            }
+        };
+        let Some(Object::Stream(stream)) = parse_object(buf, &[(id, x)], id)? else {
+            continue;
+        };
+        let content = stream.content.as_slice();
+        let decoded = if stream.dict.get(b"Filter").is_ok() {
+            let Some(filters) = stream_filters(&stream) else {
+                continue;
+            };
+            decode_stream(
+                content,
+                true,
+                &filters,
+                decode_params(&stream),
+                budget,
+                marks.encrypt,
+                None,
+            )?
+        } else {
+            budget.spend_input(content.len())?;
+            Decoded {
+                data: marks.encrypt.then(|| content.to_vec()),
+                len: content.len(),
+            }
+        };
+        xref_stream_layout(&stream.dict, &decoded, &mut facts)?;
+        if marks.encrypt {
+            facts.dicts.push(stream.dict.clone());
+        }
+    }
+    Ok(facts)
+}
+
+/// Emulates lopdf's `decode_xref_stream` on the decoded data: refuses
+/// layouts that make lopdf allocate absurdly, and collects the object streams
+/// compressed entries point to.
+fn xref_stream_layout(
+    dict: &Dictionary,
+    decoded: &Decoded,
+    facts: &mut XrefFacts,
+) -> Result<(), PdfError> {
+    let int_array = |key: &[u8]| -> Option<Vec<i64>> {
+        dict.get(key)
+            .and_then(Object::as_array)
+            .ok()?
+            .iter()
+            .map(|o| o.as_i64().ok())
+            .collect()
+    };
+    let Ok(size) = dict.get(b"Size").and_then(Object::as_i64) else {
+        return Ok(());
+    };
+    let index = int_array(b"Index").unwrap_or_else(|| vec![0, size]);
+    let Some(widths) = int_array(b"W") else {
+        return Ok(());
+    };
+    let [w0, w1, w2] = match widths.get(..3) {
+        Some(&[a, b, c]) if a >= 0 && b >= 0 && c >= 0 => [a, b, c],
+        _ => return Ok(()),
+    };
+    if [w0, w1, w2].iter().any(|&w| w > MAX_XREF_FIELD_WIDTH) {
+        return Err(PdfError::damaged(
+            "a cross-reference stream declares impossibly wide fields",
+        ));
+    }
+    let sum = u64::try_from(w0 + w1 + w2).unwrap_or(0);
+    let declared = index
+        .chunks_exact(2)
+        .map(|pair| u64::try_from(pair[1].max(0)).unwrap_or(0))
+        .fold(0u64, u64::saturating_add);
+    let data_len = u64::try_from(decoded.len).unwrap_or(u64::MAX);
+    let entries = match data_len.checked_div(sum) {
+        Some(rows) => declared.min(rows + 1),
+        None => declared,
+    };
+    facts.entries = facts.entries.saturating_add(entries);
+    if facts.entries > MAX_XREF_STREAM_ENTRIES {
+        return Err(PdfError::damaged(format!(
+            "its cross-reference streams declare more than {MAX_XREF_STREAM_ENTRIES} objects"
+        )));
+    }
+    let Some(data) = &decoded.data else {
+        return Ok(());
+    };
+    if w0 == 0 {
+        // Every entry is an ordinary object.
+        return Ok(());
+    }
+    let widths = [w0, w1, w2].map(|w| usize::try_from(w).unwrap_or(0));
+    let mut pos = 0usize;
+    let mut read = |width: usize| -> Option<u32> {
+        let bytes = data.get(pos..pos + width)?;
+        pos += width;
+        Some(bytes.iter().fold(0u32, |v, &b| (v << 8) | u32::from(b)))
+    };
+    for pair in index.chunks_exact(2) {
+        for _ in 0..pair[1].max(0) {
+            let Some(kind) = read(widths[0]) else {
+                return Ok(());
+            };
+            match kind {
+                0 | 1 if read(widths[1]).is_none() || read(widths[2]).is_none() => {
+                    return Ok(());
+                }
+                2 => {
+                    let Some(container) = read(widths[1]) else {
+                        return Ok(());
+                    };
+                    if read(widths[2]).is_none() {
+                        return Ok(());
+                    }
+                    facts.containers.insert(container);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Step 4b: object streams
+
+/// Decompresses (counting, and checking nesting) every object stream the
+/// scanner found, with the dictionary lopdf parses for it.
+fn check_object_streams(
+    buf: &[u8],
+    candidates: &[Candidate],
+    budget: &mut Budget,
+) -> Result<(), PdfError> {
+    // Objects already checked: by header, or by header and data start when
+    // the data had to be located by the scanner.
+    let mut done: HashSet<usize> = HashSet::new();
+    let mut done_at: HashSet<(usize, usize)> = HashSet::new();
+    for candidate in candidates {
+        if candidate.origins.overflow || candidate.origins.as_slice().contains(&UNREADABLE_HEADER) {
+            return Err(unverifiable(
+                "one of its object streams is declared in an unreadable way",
+            ));
+        }
+        for &origin in candidate.origins.as_slice() {
+            if done.contains(&origin) || done_at.contains(&(origin, candidate.content_start)) {
+                continue;
+            }
+            let Ok((Some(id), _)) = header_at(buf, origin) else {
+                continue;
+            };
+            let Some(Object::Stream(stream)) = parse_object(buf, &[(id, origin)], id)? else {
+                done.insert(origin);
+                continue;
+            };
+            // An indirect /Length lopdf resolves with its full table; here it
+            // stays unresolved, so take everything up to the end of the file.
+            let (content, exact) = if stream.start_position.is_some() {
+                done_at.insert((origin, candidate.content_start));
+                (
+                    buf.get(candidate.content_start..).unwrap_or_default(),
+                    false,
+                )
+            } else {
+                done.insert(origin);
+                (stream.content.as_slice(), true)
+            };
+            if !stream.dict.has_type(b"ObjStm") {
+                continue;
+            }
+            let Some(filters) = stream_filters(&stream) else {
+                continue;
+            };
+            let mut nest = Scanner::new(false);
+            decode_stream(
+                content,
+                exact,
+                &filters,
+                decode_params(&stream),
+                budget,
+                false,
+                Some(&mut nest),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Step 5: object streams of encrypted files
+
+/// lopdf decrypts the object streams of an encrypted file (any stream that
+/// compressed entries point to, whatever its /Type) and then decompresses
+/// them; their encrypted bytes tell nothing. So derive the keys the way lopdf
+/// does (empty user password), decrypt each object stream with lopdf's own
+/// code and decompress the result against the budget.
+fn check_encrypted_containers(
+    buf: &[u8],
+    marks: &Marks,
+    xrefs: &XrefFacts,
+    budget: &mut Budget,
+) -> Result<(), PdfError> {
+    let mut trailers: Vec<Dictionary> = xrefs.dicts.clone();
+    let mut unknown_trailer = marks.trailers_overflow;
+    for &pos in &marks.trailers {
+        match parse_trailer(buf, pos)? {
+            Some(dict) => trailers.push(dict),
+            None => unknown_trailer = true,
+        }
+    }
+    let claims_encryption = trailers.iter().any(|t| t.get(b"Encrypt").is_ok());
+    if !claims_encryption && !unknown_trailer {
+        return Ok(());
+    }
+    let encrypt_refs: BTreeSet<ObjectId> = trailers
+        .iter()
+        .filter_map(|t| t.get(b"Encrypt").and_then(Object::as_reference).ok())
+        .collect();
+    let mut wanted: HashSet<ObjectId> = encrypt_refs.iter().copied().collect();
+    wanted.extend(xrefs.containers.iter().map(|&c| (c, 0)));
+    let headers = scan_headers(buf, &wanted)?;
+
+    let mut states: Vec<EncryptionState> = Vec::new();
+    for &r in &encrypt_refs {
+        for &pos in headers.get(&r).map(Vec::as_slice).unwrap_or_default() {
+            let Some(Object::Dictionary(encrypt)) = parse_object(buf, &[(r, pos)], r)? else {
+                continue;
+            };
+            for trailer in &trailers {
+                if trailer.get(b"Encrypt").and_then(Object::as_reference).ok() != Some(r) {
+                    continue;
+                }
+                let state = guarded(|| {
+                    let mut document = Document::new();
+                    document.trailer = trailer.clone();
+                    document
+                        .objects
+                        .insert(r, Object::Dictionary(encrypt.clone()));
+                    document.authenticate_password("").ok()?;
+                    EncryptionState::decode(&document, "").ok()
+                })?;
+                states.extend(state);
+            }
+        }
+    }
+    if states.is_empty() {
+        // lopdf will not be able to decrypt (and then not decompress)
+        // anything either: the file needs a password, or the checks could
+        // not follow its encryption.
+        return Err(if claims_encryption {
+            PdfError::Broken {
+                reason: PASSWORD_PROTECTED.to_owned(),
+            }
+        } else {
+            unverifiable("its encryption could not be checked")
+        });
+    }
+
+    // The object streams, with their data exactly as lopdf reads it.
+    let mut streams: Vec<(ObjectId, Stream)> = Vec::new();
+    let mut lengths: Vec<(ObjectId, usize, ObjectId)> = Vec::new();
+    for &c in &xrefs.containers {
+        let id = (c, 0);
+        for &pos in headers.get(&id).map(Vec::as_slice).unwrap_or_default() {
+            let Some(Object::Stream(stream)) = parse_object(buf, &[(id, pos)], id)? else {
+                continue;
+            };
+            if stream.start_position.is_none() {
+                streams.push((id, stream));
+            } else if let Ok(length) = stream.dict.get(b"Length").and_then(Object::as_reference) {
+                lengths.push((id, pos, length));
+            }
+        }
+    }
+    if !lengths.is_empty() {
+        let wanted: HashSet<ObjectId> = lengths.iter().map(|&(_, _, l)| l).collect();
+        let length_headers = scan_headers(buf, &wanted)?;
+        for (id, pos, length) in lengths {
+            let Some(places) = length_headers.get(&length) else {
+                return Err(unverifiable(
+                    "the length of one of its encrypted object streams cannot be found",
+                ));
+            };
+            for &lpos in places {
+                if let Some(Object::Stream(stream)) =
+                    parse_object(buf, &[(id, pos), (length, lpos)], id)?
+                {
+                    if stream.start_position.is_none() {
+                        streams.push((id, stream));
+                    }
+                }
+            }
+        }
+    }
+
+    for (id, stream) in streams {
+        // lopdf decompresses the raw bytes when decryption fails.
+        let mut variants = vec![stream.clone()];
+        for state in &states {
+            let mut object = Object::Stream(stream.clone());
+            if guarded(|| decrypt_object(state, id, &mut object))?.is_ok() {
+                if let Object::Stream(decrypted) = object {
+                    variants.push(decrypted);
+                }
+            }
+        }
+        for variant in variants {
+            let Some(filters) = stream_filters(&variant) else {
+                continue;
+            };
+            let mut nest = Scanner::new(false);
+            decode_stream(
+                &variant.content,
+                true,
+                &filters,
+                decode_params(&variant),
+                budget,
+                false,
+                Some(&mut nest),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Parses the dictionary after a `trailer` keyword with lopdf's parser.
+fn parse_trailer(buf: &[u8], pos: usize) -> Result<Option<Dictionary>, PdfError> {
+    const WINDOW: usize = 64 * 1024;
+    let end = buf.len().min(pos.saturating_add(WINDOW));
+    let mut wrapped = b"1 0 obj\n".to_vec();
+    wrapped.extend_from_slice(buf.get(pos..end).unwrap_or_default());
+    match parse_object(&wrapped, &[((1, 0), 0)], (1, 0))? {
+        Some(Object::Dictionary(dict)) => Ok(Some(dict)),
+        _ => Ok(None),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Step 6: lopdf
+
+fn load(buf: &[u8]) -> Result<PdfInfo, PdfError> {
+    struct Loaded {
+        version: String,
+        encrypted: bool,
+        decrypted: bool,
+        pages: usize,
+        signature_dict: bool,
+    }
+    let loaded = guarded(|| {
+        Document::load_mem(buf).map(|document| Loaded {
+            version: document.version.trim().to_owned(),
+            encrypted: document.trailer.get(b"Encrypt").is_ok(),
+            decrypted: document.encryption_state.is_some(),
+            pages: document.get_pages().len(),
+            signature_dict: document.objects.values().any(|object| match object {
+                Object::Dictionary(dict) => dict.has(b"ByteRange"),
+                Object::Stream(stream) => stream.dict.has(b"ByteRange"),
+                _ => false,
+            }),
+        })
+    })?
+    .map_err(PdfError::damaged)?;
+    if loaded.pages == 0 {
+        return Err(PdfError::Broken {
+            reason: if loaded.encrypted && !loaded.decrypted {
+                PASSWORD_PROTECTED.to_owned()
+            } else {
+                "the PDF has no pages".to_owned()
+            },
+        });
+    }
+    Ok(PdfInfo {
+        pages: u32::try_from(loaded.pages).unwrap_or(u32::MAX),
+        version: loaded.version,
+        encrypted: loaded.encrypted,
+        has_signatures: loaded.signature_dict || find_subslice(buf, b"/ByteRange").is_some(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::{DeflateEncoder, ZlibEncoder};
+    use std::io::Write;
+
+    const MIB: usize = 1024 * 1024;
+
+    fn limits(max_decompressed: usize) -> PdfLimits {
+        PdfLimits {
+            max_bytes: PdfLimits::default().max_bytes,
+            max_decompressed,
+        }
+    }
+
+    fn inspect_default(bytes: &[u8]) -> Result<PdfInfo, PdfError> {
+        inspect(bytes, &PdfLimits::default())
+    }
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut e = ZlibEncoder::new(Vec::new(), Compression::best());
+        e.write_all(data).expect("compress");
+        e.finish().expect("compress")
+    }
+
+    /// zlib data inflating to `n` spaces, compressed chunk by chunk so the
+    /// test never holds the inflated data.
+    fn zlib_spaces(n: usize) -> Vec<u8> {
+        let mut e = ZlibEncoder::new(Vec::new(), Compression::best());
+        let chunk = vec![b' '; MIB];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(MIB);
+            e.write_all(&chunk[..k]).expect("compress");
+            left -= k;
+        }
+        e.finish().expect("compress")
+    }
+
+    /// zlib data inflating to `mib` MiB of spaces, built by repeating one
+    /// deflate block: gigabytes of output from a few MB, built instantly.
+    fn zlib_spaces_repeated(mib: usize) -> Vec<u8> {
+        let mut e = DeflateEncoder::new(Vec::new(), Compression::best());
+        let chunk = vec![b' '; MIB];
+        e.write_all(&chunk).expect("compress");
+        e.flush().expect("flush");
+        let first_len = e.get_ref().len();
+        e.write_all(&chunk).expect("compress");
+        e.flush().expect("flush");
+        let raw = e.get_ref().clone();
+        let (first, block) = raw.split_at(first_len);
+        let mut out = vec![0x78, 0xda];
+        out.extend_from_slice(first);
+        for _ in 1..mib {
+            out.extend_from_slice(block);
+        }
+        out.extend_from_slice(&[0x03, 0x00, 0, 0, 0, 0]); // final empty block; checksum not checked
+        out
+    }
+
+    /// A PDF with a classic cross-reference table; `objects[i]` is the body
+    /// of object `i + 1`, object 1 is the catalog.
+    fn classic_pdf(version: &str, objects: &[Vec<u8>], trailer_extra: &str) -> Vec<u8> {
+        let mut out = format!("%PDF-{version}\n%\u{e2}\u{e3}\n").into_bytes();
+        let mut offsets = Vec::new();
+        for (i, body) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+            out.extend_from_slice(body);
+            out.extend_from_slice(b"\nendobj\n");
+        }
+        let xref = out.len();
+        out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+        for o in offsets {
+            out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R {trailer_extra} >>\nstartxref\n{xref}\n%%EOF\n",
+                objects.len() + 1
+            )
+            .as_bytes(),
+        );
+        out
+    }
+
+    /// Catalog, page tree and `pages` pages: objects 1 to `pages + 2`.
+    fn page_objects(pages: u32) -> Vec<Vec<u8>> {
+        let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", i + 3)).collect();
+        let mut objects = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            format!("<< /Type /Pages /Kids [{}] /Count {pages} >>", kids.join(" ")).into_bytes(),
+        ];
+        for _ in 0..pages {
+            objects.push(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>".to_vec());
+        }
+        objects
+    }
+
+    fn simple_pdf(pages: u32) -> Vec<u8> {
+        classic_pdf("1.7", &page_objects(pages), "")
+    }
+
+    /// A stream object body.
+    fn stream_body(dict: &str, data: &[u8]) -> Vec<u8> {
+        let mut body = format!("<< {dict} /Length {} >>\nstream\n", data.len()).into_bytes();
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\nendstream");
+        body
+    }
+
+    /// An object stream body holding `objects` (numbered from `first_id`).
+    fn objstm_data(objects: &[Vec<u8>], first_id: u32) -> (Vec<u8>, usize) {
+        let mut index = String::new();
+        let mut data = Vec::new();
+        for (i, o) in objects.iter().enumerate() {
+            index.push_str(&format!("{} {} ", first_id as usize + i, data.len()));
+            data.extend_from_slice(o);
+            data.push(b'\n');
+        }
+        let mut out = index.into_bytes();
+        let first = out.len();
+        out.extend_from_slice(&data);
+        (out, first)
+    }
+
+    /// A PDF 1.5 whose page objects live in a compressed object stream and
+    /// whose cross-reference table is a compressed stream. `padding` is
+    /// appended to the object stream's data before compression.
+    fn objstm_pdf(pages: u32, padding: &[u8]) -> Vec<u8> {
+        let objects = page_objects(pages);
+        let n = objects.len() as u32;
+        let (mut data, first) = objstm_data(&objects, 1);
+        data.extend_from_slice(padding);
+        let container = n + 1;
+        let xref_id = n + 2;
+        let mut out = b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n".to_vec();
+        let container_offset = out.len();
+        out.extend_from_slice(format!("{container} 0 obj\n").as_bytes());
+        out.extend_from_slice(&stream_body(
+            &format!("/Type /ObjStm /N {n} /First {first} /Filter /FlateDecode"),
+            &zlib(&data),
+        ));
+        out.extend_from_slice(b"\nendobj\n");
+        let xref_offset = out.len();
+        let mut entries = vec![0u8, 0, 0, 0, 0, 0xff, 0xff];
+        for i in 0..n {
+            entries.push(2);
+            entries.extend_from_slice(&container.to_be_bytes());
+            entries.extend_from_slice(&(i as u16).to_be_bytes());
+        }
+        for offset in [container_offset, xref_offset] {
+            entries.push(1);
+            entries.extend_from_slice(&(offset as u32).to_be_bytes());
+            entries.extend_from_slice(&[0, 0]);
+        }
+        out.extend_from_slice(format!("{xref_id} 0 obj\n").as_bytes());
+        out.extend_from_slice(&stream_body(
+            &format!("/Type /XRef /Size {} /W [1 4 2] /Root 1 0 R /Filter /FlateDecode", xref_id + 1),
+            &zlib(&entries),
+        ));
+        out.extend_from_slice(format!("\nendobj\nstartxref\n{xref_offset}\n%%EOF\n").as_bytes());
+        out
+    }
+
+    fn expect_broken(result: Result<PdfInfo, PdfError>) -> String {
+        match result {
+            Err(PdfError::Broken { reason }) => reason,
+            other => panic!("expected Broken, got {other:?}"),
+        }
+    }
+
+    fn expect_decompression_limit(result: Result<PdfInfo, PdfError>, limit: usize) {
+        match result {
+            Err(PdfError::DecompressionLimit { limit: l }) => assert_eq!(l, limit),
+            other => panic!("expected DecompressionLimit, got {other:?}"),
+        }
+    }
+
+    // --- valid files ---------------------------------------------------
+
+    #[test]
+    fn one_and_three_page_files_are_counted() {
+        for pages in [1, 3] {
+            let info = inspect_default(&simple_pdf(pages)).expect("valid PDF");
+            assert_eq!(
+                info,
+                PdfInfo {
+                    pages,
+                    version: "1.7".into(),
+                    encrypted: false,
+                    has_signatures: false
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_written_by_lopdf_is_accepted() {
+        use lopdf::dictionary;
+        let mut doc = Document::with_version("1.6");
+        let pages_id = doc.new_object_id();
+        let kids: Vec<Object> = (0..3)
+            .map(|_| {
+                doc.add_object(dictionary! {
+                    "Type" => "Page",
+                    "Parent" => pages_id,
+                    "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+                })
+                .into()
+            })
+            .collect();
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => 3 }),
+        );
+        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog);
+        let mut bytes = Vec::new();
+        doc.save_to(&mut bytes).expect("save");
+        let info = inspect_default(&bytes).expect("valid PDF");
+        assert_eq!((info.pages, info.version.as_str()), (3, "1.6"));
+    }
+
+    #[test]
+    fn object_streams_and_xref_streams_are_read() {
+        let info = inspect_default(&objstm_pdf(3, b"")).expect("valid PDF");
+        assert_eq!((info.pages, info.version.as_str()), (3, "1.5"));
+    }
+
+    #[test]
+    fn junk_before_the_header_within_1024_bytes_is_tolerated() {
+        let mut bytes = vec![b'x'; 1000];
+        bytes.extend_from_slice(&simple_pdf(2));
+        assert_eq!(inspect_default(&bytes).expect("valid").pages, 2);
+    }
+
+    #[test]
+    fn signatures_are_noticed() {
+        let mut objects = page_objects(1);
+        objects.push(b"<< /Type /Sig /ByteRange [0 10 20 30] /Contents <00> >>".to_vec());
+        let info = inspect_default(&classic_pdf("1.7", &objects, "")).expect("valid");
+        assert!(info.has_signatures);
+    }
+
+    // --- not PDFs, broken PDFs, limits ---------------------------------
+
+    #[test]
+    fn empty_and_text_files_are_not_pdfs() {
+        assert!(matches!(inspect_default(b""), Err(PdfError::NotPdf)));
+        assert!(matches!(
+            inspect_default("Công văn số 12/UBND, không phải PDF".as_bytes()),
+            Err(PdfError::NotPdf)
+        ));
+        let mut late = vec![b' '; 1024];
+        late.extend_from_slice(&simple_pdf(1));
+        assert!(matches!(inspect_default(&late), Err(PdfError::NotPdf)));
+    }
+
+    #[test]
+    fn truncated_and_garbage_files_are_broken() {
+        let whole = simple_pdf(2);
+        for cut in [20, whole.len() / 2, whole.len() - 30] {
+            let reason = expect_broken(inspect_default(&whole[..cut]));
+            assert!(reason.starts_with("the PDF is damaged and cannot be read: "), "{reason}");
+        }
+        let mut garbage = b"%PDF-1.7\n".to_vec();
+        let mut x: u32 = 12345;
+        garbage.extend((0..100_000).map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (x >> 16) as u8
+        }));
+        expect_broken(inspect_default(&garbage));
+        expect_broken(inspect_default(b"%PDF-1.4"));
+    }
+
+    #[test]
+    fn a_file_without_pages_is_broken() {
+        let objects = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [] /Count 0 >>".to_vec(),
+        ];
+        let reason = expect_broken(inspect_default(&classic_pdf("1.7", &objects, "")));
+        assert_eq!(reason, "the PDF has no pages");
+    }
+
+    #[test]
+    fn files_over_the_size_limit_are_too_large() {
+        let bytes = simple_pdf(1);
+        let small = PdfLimits {
+            max_bytes: 100,
+            max_decompressed: MIB,
+        };
+        match inspect(&bytes, &small) {
+            Err(PdfError::TooLarge { size, limit }) => assert_eq!((size, limit), (bytes.len(), 100)),
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        // The size check comes first, even for non-PDFs.
+        assert!(matches!(inspect(&[b'x'; 101], &small), Err(PdfError::TooLarge { .. })));
+    }
+
+    // --- decompression bombs -------------------------------------------
+
+    /// A valid one-page PDF plus an object stream inflating to `data`.
+    fn pdf_with_objstm(dict_prefix: &str, compressed: &[u8]) -> Vec<u8> {
+        let mut objects = page_objects(1);
+        objects.push(stream_body(
+            &format!("{dict_prefix} /Type /ObjStm /N 0 /First 0 /Filter /FlateDecode"),
+            compressed,
+        ));
+        classic_pdf("1.5", &objects, "")
+    }
+
+    #[test]
+    fn an_object_stream_bomb_hits_the_decompression_limit() {
+        let bytes = pdf_with_objstm("", &zlib_spaces(10 * MIB));
+        assert!(bytes.len() < 100 * 1024, "the bomb is small: {}", bytes.len());
+        expect_decompression_limit(inspect(&bytes, &limits(MIB)), MIB);
+        // Within a large enough limit the same file is fine.
+        assert_eq!(inspect(&bytes, &limits(11 * MIB)).expect("accepted").pages, 1);
+    }
+
+    /// Peak resident memory of this process, in bytes (Linux only).
+    fn peak_rss() -> Option<usize> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
+    #[test]
+    fn a_gigabyte_bomb_is_stopped_without_inflating_it_in_memory() {
+        // 4 GiB of spaces from a ~4 MB file, in an object stream and in the
+        // cross-reference stream.
+        let data = zlib_spaces_repeated(4096);
+        let objstm = pdf_with_objstm("", &data);
+        let mut xref = b"%PDF-1.5\n".to_vec();
+        let offset = xref.len();
+        xref.extend_from_slice(b"1 0 obj\n");
+        xref.extend_from_slice(&stream_body("/Type /XRef /Size 2 /W [1 2 1] /Filter /FlateDecode", &data));
+        xref.extend_from_slice(format!("\nendobj\nstartxref\n{offset}\n%%EOF\n").as_bytes());
+        let limit = 64 * MIB;
+        expect_decompression_limit(inspect(&objstm, &limits(limit)), limit);
+        expect_decompression_limit(inspect(&xref, &limits(limit)), limit);
+        expect_decompression_limit(inspect(&xref, &PdfLimits::default()), PdfLimits::default().max_decompressed);
+        if let Some(peak) = peak_rss() {
+            assert!(peak < 1024 * MIB, "peak memory {} MiB", peak / MIB);
+        }
+    }
+
+    #[test]
+    fn a_bomb_is_found_whatever_its_dictionary_looks_like() {
+        let bomb = zlib_spaces(10 * MIB);
+        // Escaped names, a fake keyword and object header in a string, a
+        // comment, and a stream at the startxref offset without /Type.
+        let hidden = |dict: &str| {
+            let mut objects = page_objects(1);
+            objects.push(stream_body(dict, &bomb));
+            classic_pdf("1.5", &objects, "")
+        };
+        for dict in [
+            "/Type /Obj#53tm /Filter /Flate#44ecode /N 0 /First 0",
+            "/Type /ObjStm /X (stream 5 0 obj endobj \\) ( [[[) /Filter /FlateDecode /N 0 /First 0",
+            "/Type %comment /Filter\n/ObjStm /Filter [/FlateDecode] /N 0 /First 0",
+            "/Filter /FlateDecode /N 0 /First 0 /Type /ObjStm /DecodeParms << /Filter /LZWDecode >>",
+        ] {
+            expect_decompression_limit(inspect(&hidden(dict), &limits(MIB)), MIB);
+        }
+        let mut untyped = b"%PDF-1.5\n".to_vec();
+        let offset = untyped.len();
+        untyped.extend_from_slice(b"7 0 obj\n");
+        untyped.extend_from_slice(&stream_body("/Filter /FlateDecode /Size 8", &bomb));
+        untyped.extend_from_slice(format!("\nendobj\nstartxref\n{offset}\n%%EOF\n").as_bytes());
+        expect_decompression_limit(inspect(&untyped, &limits(MIB)), MIB);
+    }
+
+    #[test]
+    fn chained_filters_count_every_stage() {
+        // Flate of Flate: the inner stream alone is small.
+        let inner = zlib_spaces(10 * MIB);
+        let outer = zlib(&inner);
+        let mut objects = page_objects(1);
+        objects.push(stream_body(
+            "/Type /ObjStm /N 0 /First 0 /Filter [/FlateDecode /FlateDecode]",
+            &outer,
+        ));
+        let bytes = classic_pdf("1.5", &objects, "");
+        expect_decompression_limit(inspect(&bytes, &limits(MIB)), MIB);
+    }
+
+    /// MSB-first bit writer for LZW test data.
+    struct Bits {
+        out: Vec<u8>,
+        acc: u64,
+        n: u32,
+    }
+
+    impl Bits {
+        fn new() -> Self {
+            Bits { out: Vec::new(), acc: 0, n: 0 }
+        }
+        fn put(&mut self, code: usize, size: u32) {
+            self.acc = (self.acc << size) | code as u64;
+            self.n += size;
+            while self.n >= 8 {
+                self.n -= 8;
+                self.out.push((self.acc >> self.n) as u8);
+            }
+        }
+        fn finish(mut self) -> Vec<u8> {
+            if self.n > 0 {
+                self.out.push((self.acc << (8 - self.n)) as u8);
+            }
+            self.out
+        }
+    }
+
+    /// An LZW code stream: `choose(next)` picks each code in `0..=next`
+    /// (`None` ends the table with a clear code). Widths follow the PDF
+    /// early-change rule.
+    fn lzw_codes(rounds: usize, mut choose: impl FnMut(usize) -> Option<usize>) -> Vec<u8> {
+        let mut bits = Bits::new();
+        for _ in 0..rounds {
+            bits.put(256, 9);
+            let mut next = 258usize;
+            let mut size = 9u32;
+            let mut first = true;
+            loop {
+                let code = if first { choose(255) } else { choose(next.min(4095)) };
+                let Some(code) = code else { break };
+                bits.put(code, size);
+                if !first && next < 4096 {
+                    if next + 2 >= (1 << size) && size < 12 {
+                        size += 1;
+                    }
+                    next += 1;
+                }
+                first = false;
+            }
+            bits.put(256, size);
+        }
+        let mut out = bits.finish();
+        out.push(0);
+        out
+    }
+
+    fn lopdf_decode(filter: &str, data: &[u8]) -> Vec<u8> {
+        use lopdf::dictionary;
+        Stream::new(dictionary! { "Filter" => filter }, data.to_vec())
+            .decompressed_content()
+            .unwrap_or_default()
+    }
+
+    fn our_decode(filter: &str, data: &[u8]) -> Vec<u8> {
+        let mut budget = Budget::new(usize::MAX, 0);
+        decode_stream(data, true, &[filter.as_bytes().to_vec()], None, &mut budget, true, None)
+            .expect("decode")
+            .data
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn lzw_and_ascii85_decode_exactly_like_lopdf() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rand = move |bound: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % (bound as u64 + 1)) as usize
+        };
+        for round in 0..20 {
+            let mut remaining = 500 + round * 400;
+            let data = lzw_codes(1 + round % 3, |next| {
+                remaining = remaining.checked_sub(1)?;
+                // Mostly valid codes, sometimes the newest ones.
+                Some(if rand(3) == 0 { next } else { rand(next) })
+            });
+            let ours = our_decode("LZWDecode", &data);
+            assert!(ours.len() > 400, "round {round}: only {} bytes", ours.len());
+            assert_eq!(ours, lopdf_decode("LZWDecode", &data), "round {round}");
+        }
+        for sample in [
+            &b"87cURD]i,\"Ebo80~>"[..],
+            b"z!!!!!z~>",
+            b"<~9jqo^BlbD-BleB1DJ+*+F(f,q/0JhKF<GL>Cj@.4Gp$d7F!,L7@<6@)/0JDEF<G%<+EV:2F!,O<DJ+*.@<*K0@<6L(Df-\\0Ec5e;DffZ(EZee.Bl.9pF\"AGXBPCsi+DGm>@3BB/F*&OCAfu2/AKYi(DIb:@FD,*)+C]U=@3BN#EcYf8ATD3s@q?d$AftVqCh[NqF<G:8+EV:.+Cf>-FD5W8ARlolDIal(DId<j@<?3r@:F%a+D58'ATD4$Bl@l3De:,-DJs`8ARoFb/0JMK@qB4^F!,R<AKZ&-DfTqBG%G>uD.RTpAKYo'+CT/5+Cei#DII?(E,9)oF*2M7/c~>",
+            b"abc\xffdef",
+            b"!!!!z",
+        ] {
+            assert_eq!(our_decode("ASCII85Decode", sample), lopdf_decode("ASCII85Decode", sample));
+        }
+    }
+
+    #[test]
+    fn an_lzw_bomb_hits_the_decompression_limit() {
+        // Each code repeats the previous string plus one byte.
+        let data = lzw_codes(8, {
+            let mut n = 0usize;
+            move |next| {
+                n += 1;
+                if n % 3839 == 0 {
+                    return None;
+                }
+                Some(if next == 255 { usize::from(b' ') } else { next })
+            }
+        });
+        assert!(data.len() < 64 * 1024);
+        assert!(our_decode("LZWDecode", &data).len() > 50 * MIB);
+        let mut objects = page_objects(1);
+        objects.push(stream_body("/Type /ObjStm /N 0 /First 0 /Filter /LZWDecode", &data));
+        expect_decompression_limit(inspect(&classic_pdf("1.5", &objects, ""), &limits(MIB)), MIB);
+    }
+
+    // --- structures that would crash or exhaust the reader -------------
+
+    fn nested(depth: usize) -> String {
+        format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_instead_of_overflowing_the_stack() {
+        let mut objects = page_objects(1);
+        objects.push(format!("<< /Deep {} >>", nested(100_000)).into_bytes());
+        let reason = expect_broken(inspect_default(&classic_pdf("1.7", &objects, "")));
+        assert!(reason.contains("nested more than 256 levels"), "{reason}");
+        // Dictionaries too, and unterminated.
+        let mut objects = page_objects(1);
+        objects.push("<< /A ".repeat(10_000).into_bytes());
+        expect_broken(inspect_default(&classic_pdf("1.7", &objects, "")));
+        // Moderate nesting is fine; brackets inside strings do not count.
+        let mut objects = page_objects(1);
+        objects.push(format!("<< /Ok {} /S ({}) >>", nested(200), "[".repeat(5000)).into_bytes());
+        assert_eq!(inspect_default(&classic_pdf("1.7", &objects, "")).expect("valid").pages, 1);
+    }
+
+    #[test]
+    fn deep_nesting_inside_an_object_stream_is_refused() {
+        let deep = format!("<< /Deep {} >>\n", nested(50_000));
+        let reason = expect_broken(inspect_default(&objstm_pdf(1, deep.as_bytes())));
+        assert!(reason.contains("nested more than 256 levels"), "{reason}");
+    }
+
+    fn xref_stream_pdf(dict: &str, data: &[u8]) -> Vec<u8> {
+        let mut out = b"%PDF-1.5\n".to_vec();
+        let offset = out.len();
+        out.extend_from_slice(b"1 0 obj\n");
+        out.extend_from_slice(&stream_body(dict, data));
+        out.extend_from_slice(format!("\nendobj\nstartxref\n{offset}\n%%EOF\n").as_bytes());
+        out
+    }
+
+    #[test]
+    fn absurd_cross_reference_stream_layouts_are_refused() {
+        // A field width lopdf would allocate 100 GB for.
+        expect_broken(inspect_default(&xref_stream_pdf(
+            "/Type /XRef /Size 2 /W [1 100000000000 1]",
+            &[0; 8],
+        )));
+        // Zero-width entries: lopdf would insert four billion of them.
+        let reason = expect_broken(inspect_default(&xref_stream_pdf(
+            "/Type /XRef /Size 2 /W [0 0 0] /Index [0 4000000000]",
+            b"",
+        )));
+        assert!(reason.contains("more than 4000000 objects"), "{reason}");
+        // A predictor row lopdf would allocate 8 GB for.
+        let pdf = xref_stream_pdf(
+            "/Type /XRef /Size 2 /W [1 2 1] /Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 4000000000 >>",
+            &zlib(&[0; 16]),
+        );
+        expect_decompression_limit(inspect_default(&pdf), PdfLimits::default().max_decompressed);
+    }
+
+    // --- encryption ----------------------------------------------------
+
+    /// Writes simple objects the way a PDF does (strings as hex).
+    fn write_object(o: &Object) -> String {
+        match o {
+            Object::Null => "null".into(),
+            Object::Boolean(b) => b.to_string(),
+            Object::Integer(i) => i.to_string(),
+            Object::Real(r) => r.to_string(),
+            Object::Name(n) => format!("/{}", String::from_utf8_lossy(n)),
+            Object::String(s, _) => format!("<{}>", hex::encode(s)),
+            Object::Array(a) => format!("[{}]", a.iter().map(write_object).collect::<Vec<_>>().join(" ")),
+            Object::Dictionary(d) => format!(
+                "<< {} >>",
+                d.iter()
+                    .map(|(k, v)| format!("/{} {}", String::from_utf8_lossy(k), write_object(v)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            Object::Reference((n, g)) => format!("{n} {g} R"),
+            Object::Stream(_) => unreachable!("no streams here"),
+        }
+    }
+
+    /// An RC4-encrypted PDF 1.5 (user password `user_password`) whose page
+    /// objects live in an encrypted object stream with `padding` appended.
+    fn encrypted_objstm_pdf(user_password: &str, padding: &[u8]) -> Vec<u8> {
+        use lopdf::{EncryptionVersion, Permissions, StringFormat};
+        let id = Object::String(b"0123456789abcdef".to_vec(), StringFormat::Hexadecimal);
+        let mut doc = Document::with_version("1.5");
+        doc.trailer.set("ID", vec![id.clone(), id.clone()]);
+        let state = EncryptionState::try_from(EncryptionVersion::V2 {
+            document: &doc,
+            owner_password: "owner",
+            user_password,
+            key_length: 128,
+            permissions: Permissions::default(),
+        })
+        .expect("encryption state");
+        let encrypt = state.encode().expect("encrypt dictionary");
+
+        let objects = page_objects(1);
+        let n = objects.len() as u32;
+        let (mut data, first) = objstm_data(&objects, 1);
+        data.extend_from_slice(padding);
+        let (container, encrypt_id, xref_id) = (n + 1, n + 2, n + 3);
+        let mut dict = Dictionary::new();
+        dict.set("Type", "ObjStm");
+        dict.set("N", i64::from(n));
+        dict.set("First", first as i64);
+        dict.set("Filter", "FlateDecode");
+        let mut stream = Object::Stream(Stream::new(dict, zlib(&data)));
+        lopdf::encryption::encrypt_object(&state, (container, 0), &mut stream).expect("encrypt");
+        let Object::Stream(stream) = stream else { unreachable!() };
+
+        let mut out = b"%PDF-1.5\n".to_vec();
+        let container_offset = out.len();
+        out.extend_from_slice(format!("{container} 0 obj\n").as_bytes());
+        out.extend_from_slice(&stream_body(&format!("/Type /ObjStm /N {n} /First {first} /Filter /FlateDecode"), &stream.content));
+        out.extend_from_slice(b"\nendobj\n");
+        let encrypt_offset = out.len();
+        out.extend_from_slice(
+            format!("{encrypt_id} 0 obj\n{}\nendobj\n", write_object(&Object::Dictionary(encrypt))).as_bytes(),
+        );
+        let xref_offset = out.len();
+        let mut entries = vec![0u8, 0, 0, 0, 0, 0xff, 0xff];
+        for i in 0..n {
+            entries.push(2);
+            entries.extend_from_slice(&container.to_be_bytes());
+            entries.extend_from_slice(&(i as u16).to_be_bytes());
+        }
+        for offset in [container_offset, encrypt_offset, xref_offset] {
+            entries.push(1);
+            entries.extend_from_slice(&(offset as u32).to_be_bytes());
+            entries.extend_from_slice(&[0, 0]);
+        }
+        out.extend_from_slice(format!("{xref_id} 0 obj\n").as_bytes());
+        out.extend_from_slice(&stream_body(
+            &format!(
+                "/Type /XRef /Size {} /W [1 4 2] /Root 1 0 R /Encrypt {encrypt_id} 0 R /ID [{} {}]",
+                xref_id + 1,
+                write_object(&id),
+                write_object(&id)
+            ),
+            &entries,
+        ));
+        out.extend_from_slice(format!("\nendobj\nstartxref\n{xref_offset}\n%%EOF\n").as_bytes());
+        out
+    }
+
+    #[test]
+    fn encrypted_files_with_an_empty_user_password_are_read() {
+        let info = inspect_default(&encrypted_objstm_pdf("", b"")).expect("readable");
+        assert_eq!(info.pages, 1);
+        assert!(info.encrypted);
+    }
+
+    #[test]
+    fn encrypted_files_needing_a_password_are_refused() {
+        let reason = expect_broken(inspect_default(&encrypted_objstm_pdf("secret", b"")));
+        assert_eq!(reason, "the PDF is protected by a password and cannot be read");
+    }
+
+    #[test]
+    fn a_bomb_in_an_encrypted_object_stream_is_found() {
+        // lopdf decrypts the object stream, then inflates it without limit.
+        let padding = vec![b' '; 10 * MIB];
+        let bytes = encrypted_objstm_pdf("", &padding);
+        assert!(bytes.len() < 100 * 1024);
+        expect_decompression_limit(inspect(&bytes, &limits(MIB)), MIB);
+        assert_eq!(inspect(&bytes, &limits(12 * MIB)).expect("accepted").pages, 1);
+        // Deep nesting hidden the same way.
+        let deep = format!("<< /Deep {} >>", nested(50_000));
+        expect_broken(inspect_default(&encrypted_objstm_pdf("", deep.as_bytes())));
+    }
+
+    #[test]
+    fn a_file_encrypted_by_lopdf_is_read() {
+        use lopdf::{EncryptionVersion, Permissions, StringFormat};
+        let mut doc = Document::load_mem(&simple_pdf(2)).expect("load");
+        let id = Object::String(b"fedcba9876543210".to_vec(), StringFormat::Literal);
+        doc.trailer.set("ID", vec![id.clone(), id]);
+        let state = EncryptionState::try_from(EncryptionVersion::V2 {
+            document: &doc,
+            owner_password: "owner",
+            user_password: "",
+            key_length: 128,
+            permissions: Permissions::default(),
+        })
+        .expect("state");
+        doc.encrypt(&state).expect("encrypt");
+        let mut bytes = Vec::new();
+        doc.save_to(&mut bytes).expect("save");
+        let info = inspect_default(&bytes).expect("readable");
+        assert_eq!((info.pages, info.encrypted), (2, true));
+    }
+
+    // --- the shared corpus ---------------------------------------------
+
+    #[test]
+    fn corpus_files_never_crash_and_non_pdfs_are_recognised() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pdf");
+        if !dir.is_dir() {
+            eprintln!("SKIPPED corpus test: {} does not exist", dir.display());
+            return;
+        }
+        let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
+        let mut rows: HashMap<String, Vec<String>> = HashMap::new();
+        let mut lines = manifest.lines();
+        let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
+        let column = |name: &str| header.iter().position(|h| *h == name).expect("column");
+        let (check_col, sig_col) = (column("qpdf_check"), column("has_signature"));
+        for line in lines.filter(|l| !l.trim().is_empty()) {
+            let fields: Vec<String> = line.split('\t').map(str::to_owned).collect();
+            rows.insert(fields[0].clone(), fields);
+        }
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .expect("read corpus")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "MANIFEST.tsv")
+            .collect();
+        names.sort();
+        let mut tally: BTreeMap<String, usize> = BTreeMap::new();
+        let mut by_check: BTreeMap<(String, String), usize> = BTreeMap::new();
+        let mut signature_disagreements = Vec::new();
+        for name in &names {
+            let bytes = std::fs::read(dir.join(name)).expect("read");
+            let result = panic::catch_unwind(|| inspect_default(&bytes))
+                .unwrap_or_else(|_| panic!("inspect panicked on {name}"));
+            let kind = match &result {
+                Ok(info) if info.encrypted => "accepted (encrypted)".to_owned(),
+                Ok(_) => "accepted".to_owned(),
+                Err(PdfError::NotPdf) => "NotPdf".to_owned(),
+                Err(PdfError::TooLarge { .. }) => "TooLarge".to_owned(),
+                Err(PdfError::DecompressionLimit { .. }) => "DecompressionLimit".to_owned(),
+                Err(PdfError::Broken { reason }) => format!("Broken: {reason}"),
+            };
+            let row = rows.get(name);
+            let check = row.map_or("?", |r| r[check_col].as_str()).to_owned();
+            if check == "notpdf" {
+                assert!(matches!(result, Err(PdfError::NotPdf)), "{name}: {kind}");
+            }
+            if let (Ok(info), Some(row)) = (&result, row) {
+                if info.has_signatures != (row[sig_col] == "yes") {
+                    signature_disagreements.push(name.clone());
+                }
+            }
+            let short = if kind.starts_with("Broken") { "Broken".to_owned() } else { kind.clone() };
+            *by_check.entry((check, short)).or_default() += 1;
+            *tally.entry(kind).or_default() += 1;
+        }
+        eprintln!("corpus: {} files", names.len());
+        for (kind, n) in &tally {
+            eprintln!("  {n:4}  {kind}");
+        }
+        eprintln!("by qpdf --check result:");
+        for ((check, kind), n) in &by_check {
+            eprintln!("  {n:4}  {check:8} -> {kind}");
+        }
+        eprintln!("has_signatures disagrees with the manifest for: {signature_disagreements:?}");
+        assert!(!names.is_empty());
+    }
+}

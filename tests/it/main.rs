@@ -1,0 +1,8 @@
+//! The one integration-test binary.
+
+mod cli;
+mod crash;
+mod helpers;
+mod journey;
+mod rebuild;
+mod store;

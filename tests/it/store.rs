@@ -1,0 +1,415 @@
+//! The SQLite event store: expected versions, atomic multi-stream appends,
+//! idempotency, concurrency, gap-free positions, subscription, durability.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use congvan::store::sqlite::SqliteStore;
+use congvan::store::{
+    ChainVerifier, EventStore, ExpectedVersion, StoreError, StreamAppend, Subscription,
+};
+use tokio::sync::Barrier;
+
+use crate::helpers::{append, event};
+
+async fn open() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open_dir(dir.path()).await.expect("open store");
+    (dir, store)
+}
+
+async fn all_events(store: &SqliteStore) -> Vec<congvan::store::RecordedEvent> {
+    store.read_all(1, 1_000_000).await.expect("read all")
+}
+
+fn assert_gap_free(events: &[congvan::store::RecordedEvent]) {
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(
+            e.position,
+            i as u64 + 1,
+            "positions must be 1, 2, 3, … without gaps"
+        );
+    }
+    let mut chain = ChainVerifier::default();
+    for e in events {
+        chain.check(e).expect("hash chain holds");
+    }
+}
+
+#[tokio::test]
+async fn expected_versions_are_enforced_and_name_the_actual_version() {
+    let (_d, store) = open().await;
+    let r = store
+        .append(append(
+            "s-1",
+            ExpectedVersion::NoStream,
+            vec![event(1), event(2)],
+        ))
+        .await
+        .expect("first append");
+    assert_eq!((r.first_position, r.last_position), (1, 2));
+    assert_eq!(r.streams[0].first_version, 1);
+    assert_eq!(r.streams[0].last_version, 2);
+
+    let err = store
+        .append(append("s-1", ExpectedVersion::NoStream, vec![event(3)]))
+        .await
+        .expect_err("the stream exists");
+    match &err {
+        StoreError::WrongExpectedVersion { actual, .. } => assert_eq!(*actual, Some(2)),
+        other => panic!("unexpected error {other:?}"),
+    }
+    assert!(err.to_string().contains("version 2"), "{err}");
+
+    let err = store
+        .append(append("s-1", ExpectedVersion::Exact(1), vec![event(3)]))
+        .await
+        .expect_err("stale version");
+    assert!(matches!(
+        err,
+        StoreError::WrongExpectedVersion {
+            actual: Some(2),
+            ..
+        }
+    ));
+
+    let err = store
+        .append(append("s-2", ExpectedVersion::Exact(1), vec![event(3)]))
+        .await
+        .expect_err("no such stream");
+    assert!(matches!(
+        err,
+        StoreError::WrongExpectedVersion { actual: None, .. }
+    ));
+    assert!(err.to_string().contains("does not exist"), "{err}");
+
+    store
+        .append(append("s-1", ExpectedVersion::Exact(2), vec![event(3)]))
+        .await
+        .expect("exact version");
+    store
+        .append(append("s-1", ExpectedVersion::Any, vec![event(4)]))
+        .await
+        .expect("any");
+    assert_eq!(store.stream_version("s-1").await.expect("version"), Some(4));
+    assert_eq!(store.stream_version("nope").await.expect("version"), None);
+    let tail = store.read_stream("s-1", 3, 10).await.expect("read stream");
+    assert_eq!(
+        tail.iter().map(|e| e.version).collect::<Vec<_>>(),
+        vec![3, 4]
+    );
+    // Refused appends left nothing behind.
+    assert_eq!(all_events(&store).await.len(), 4);
+}
+
+#[tokio::test]
+async fn multi_stream_appends_are_all_or_nothing() {
+    let (_d, store) = open().await;
+    store
+        .append(append("a", ExpectedVersion::NoStream, vec![event(1)]))
+        .await
+        .expect("seed a");
+    let both = vec![
+        StreamAppend {
+            stream: "a".into(),
+            expected: ExpectedVersion::Exact(1),
+            events: vec![event(2)],
+        },
+        StreamAppend {
+            stream: "b".into(),
+            expected: ExpectedVersion::Exact(5),
+            events: vec![event(3)],
+        },
+    ];
+    let err = store.append(both).await.expect_err("b is not at 5");
+    assert!(matches!(err, StoreError::WrongExpectedVersion { ref stream, .. } if stream == "b"));
+    assert_eq!(
+        store.stream_version("a").await.expect("a"),
+        Some(1),
+        "a must not move"
+    );
+    assert_eq!(store.stream_version("b").await.expect("b"), None);
+
+    let ok = vec![
+        StreamAppend {
+            stream: "a".into(),
+            expected: ExpectedVersion::Exact(1),
+            events: vec![event(2)],
+        },
+        StreamAppend {
+            stream: "b".into(),
+            expected: ExpectedVersion::NoStream,
+            events: vec![event(3), event(4)],
+        },
+    ];
+    let r = store.append(ok).await.expect("both move");
+    assert_eq!((r.first_position, r.last_position), (2, 4));
+    assert_eq!(store.stream_version("a").await.expect("a"), Some(2));
+    assert_eq!(store.stream_version("b").await.expect("b"), Some(2));
+    assert_gap_free(&all_events(&store).await);
+}
+
+#[tokio::test]
+async fn appends_are_idempotent_by_event_id_forever() {
+    let (_d, store) = open().await;
+    let batch = vec![event(1), event(2)];
+    let first = store
+        .append(append("s", ExpectedVersion::NoStream, batch.clone()))
+        .await
+        .expect("first");
+    store
+        .append(append("s", ExpectedVersion::Exact(2), vec![event(3)]))
+        .await
+        .expect("more");
+    // The same batch again — even with an expected version that is now stale.
+    let again = store
+        .append(append("s", ExpectedVersion::NoStream, batch.clone()))
+        .await
+        .expect("repeat returns the original result");
+    assert!(again.replayed);
+    assert_eq!(again.streams, first.streams);
+    assert_eq!(
+        (again.first_position, again.last_position),
+        (first.first_position, first.last_position)
+    );
+    assert_eq!(all_events(&store).await.len(), 3, "nothing duplicated");
+
+    // Reused id with different content.
+    let mut changed = batch[0].clone();
+    changed.payload = "{\"n\":99}".into();
+    let err = store
+        .append(append("s", ExpectedVersion::Any, vec![changed]))
+        .await
+        .expect_err("different content");
+    assert!(
+        matches!(err, StoreError::IdempotencyConflict { .. }),
+        "{err:?}"
+    );
+
+    // Reused id in another stream.
+    let err = store
+        .append(append(
+            "other",
+            ExpectedVersion::Any,
+            vec![batch[0].clone()],
+        ))
+        .await
+        .expect_err("other stream");
+    assert!(err.to_string().contains("stream s"), "{err}");
+
+    // A batch only partly stored.
+    let err = store
+        .append(append(
+            "s",
+            ExpectedVersion::Any,
+            vec![batch[0].clone(), event(9)],
+        ))
+        .await
+        .expect_err("partly stored");
+    assert!(matches!(err, StoreError::IdempotencyConflict { .. }));
+    assert_eq!(
+        all_events(&store).await.len(),
+        3,
+        "conflicts appended nothing"
+    );
+
+    // Idempotency survives a restart (it is the unique index, not memory).
+    drop(store);
+    let store = SqliteStore::open_dir(_d.path()).await.expect("reopen");
+    let again = store
+        .append(append("s", ExpectedVersion::NoStream, batch))
+        .await
+        .expect("repeat after restart");
+    assert!(again.replayed);
+    assert_eq!(all_events(&store).await.len(), 3);
+}
+
+#[tokio::test]
+async fn invalid_appends_are_refused() {
+    let (_d, store) = open().await;
+    assert!(matches!(
+        store.append(vec![]).await,
+        Err(StoreError::InvalidAppend(_))
+    ));
+    assert!(matches!(
+        store
+            .append(append("s", ExpectedVersion::Any, vec![]))
+            .await,
+        Err(StoreError::InvalidAppend(_))
+    ));
+    let e = event(1);
+    assert!(matches!(
+        store
+            .append(append("s", ExpectedVersion::Any, vec![e.clone(), e]))
+            .await,
+        Err(StoreError::InvalidAppend(_))
+    ));
+    assert!(all_events(&store).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_writers_on_one_stream_exactly_one_wins_each_version() {
+    let (_d, store) = open().await;
+    const TASKS: usize = 16;
+    const ROUNDS: u64 = 25;
+    let barrier = Arc::new(Barrier::new(TASKS));
+    let mut handles = Vec::new();
+    for t in 0..TASKS {
+        let store = store.clone();
+        let barrier = barrier.clone();
+        handles.push(tokio::spawn(async move {
+            let mut wins = Vec::new();
+            for round in 0..ROUNDS {
+                barrier.wait().await;
+                let expected = if round == 0 {
+                    ExpectedVersion::NoStream
+                } else {
+                    ExpectedVersion::Exact(round)
+                };
+                match store
+                    .append(append("contended", expected, vec![event(t as u64)]))
+                    .await
+                {
+                    Ok(r) => wins.push(r.streams[0].last_version),
+                    Err(StoreError::WrongExpectedVersion { .. }) => {}
+                    Err(e) => panic!("unexpected error {e}"),
+                }
+                // Everyone waits for the round's winner before the next round.
+                barrier.wait().await;
+            }
+            wins
+        }));
+    }
+    let mut versions = Vec::new();
+    for h in handles {
+        versions.extend(h.await.expect("task"));
+    }
+    versions.sort_unstable();
+    let expected: Vec<u64> = (1..=ROUNDS).collect();
+    assert_eq!(versions, expected, "exactly one winner per version");
+    let events = all_events(&store).await;
+    assert_eq!(events.len() as u64, ROUNDS, "no duplicates");
+    assert_gap_free(&events);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_writers_on_sixteen_streams_all_succeed_gap_free() {
+    let (_d, store) = open().await;
+    let mut handles = Vec::new();
+    for t in 0..16u64 {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            for i in 0..20u64 {
+                let expected = if i == 0 {
+                    ExpectedVersion::NoStream
+                } else {
+                    ExpectedVersion::Exact(i)
+                };
+                store
+                    .append(append(&format!("s-{t}"), expected, vec![event(i)]))
+                    .await
+                    .expect("own stream never conflicts");
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("task");
+    }
+    let events = all_events(&store).await;
+    assert_eq!(events.len(), 16 * 20);
+    assert_gap_free(&events);
+    let ids: HashSet<_> = events.iter().map(|e| e.event_id).collect();
+    assert_eq!(ids.len(), events.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_subscriber_sees_every_position_once_and_in_order() {
+    let (_d, store) = open().await;
+    const WRITERS: u64 = 32;
+    const EACH: u64 = 20;
+    // Some history before the subscriber starts (catch-up), the rest live.
+    for i in 0..10 {
+        store
+            .append(append("history", ExpectedVersion::Any, vec![event(i)]))
+            .await
+            .expect("history");
+    }
+    let total = 10 + WRITERS * EACH;
+    let sub_store = store.clone();
+    let subscriber = tokio::spawn(async move {
+        let mut sub = Subscription::new(&sub_store, 1);
+        let mut seen = Vec::new();
+        while (seen.len() as u64) < total {
+            seen.push(sub.next().await.expect("next").position);
+        }
+        seen
+    });
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                store
+                    .append(append(
+                        &format!("w-{w}"),
+                        ExpectedVersion::Any,
+                        vec![event(i)],
+                    ))
+                    .await
+                    .expect("append");
+            }
+        }));
+    }
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(30), subscriber)
+        .await
+        .expect("the subscriber keeps up")
+        .expect("subscriber task");
+    let expected: Vec<u64> = (1..=total).collect();
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn the_live_writer_connection_is_wal_with_synchronous_full() {
+    let (_d, store) = open().await;
+    store
+        .append(append("s", ExpectedVersion::Any, vec![event(1)]))
+        .await
+        .expect("append");
+    let (mode, sync) = store.durability_settings().await.expect("pragmas");
+    assert_eq!(mode.to_lowercase(), "wal");
+    assert_eq!(sync, 2, "PRAGMA synchronous = 2 is FULL");
+}
+
+#[tokio::test]
+async fn a_changed_row_breaks_the_chain_at_its_position() {
+    let (dir, store) = open().await;
+    for i in 0..5 {
+        store
+            .append(append("s", ExpectedVersion::Any, vec![event(i)]))
+            .await
+            .expect("append");
+    }
+    drop(store);
+    // Tamper through a separate read-write connection, as an attacker would.
+    let path = dir.path().join("congvan.db");
+    let url = format!("sqlite://{}", path.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+    sqlx::query("UPDATE events SET payload = json_set(payload, '$.x', 1) WHERE position = 3")
+        .execute(&pool)
+        .await
+        .expect("tamper");
+    pool.close().await;
+    let store = SqliteStore::open_dir(dir.path()).await.expect("reopen");
+    let mut chain = ChainVerifier::default();
+    let mut broke_at = None;
+    for e in all_events(&store).await {
+        if let Err(b) = chain.check(&e) {
+            broke_at = Some(b.position);
+            break;
+        }
+    }
+    assert_eq!(broke_at, Some(3));
+}
