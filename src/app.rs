@@ -128,7 +128,7 @@ impl App {
 
     /// Parses an uploaded PDF (off the async reactor) and stores it by digest.
     pub async fn store_pdf(&self, bytes: Vec<u8>) -> Result<PdfRef, AppError> {
-        let limits = self.config.pdf_limits.clone();
+        let limits = self.config.pdf_limits;
         let blobs = self.blobs.clone();
         tokio::task::spawn_blocking(move || {
             let info = crate::pdf::inspect(&bytes, &limits)?;

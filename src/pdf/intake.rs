@@ -2002,7 +2002,9 @@ mod tests {
             out.extend_from_slice(b"\nendobj\n");
         }
         let xref = out.len();
-        out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+        out.extend_from_slice(
+            format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+        );
         for o in offsets {
             out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
         }
@@ -2021,7 +2023,11 @@ mod tests {
         let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", i + 3)).collect();
         let mut objects = vec![
             b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-            format!("<< /Type /Pages /Kids [{}] /Count {pages} >>", kids.join(" ")).into_bytes(),
+            format!(
+                "<< /Type /Pages /Kids [{}] /Count {pages} >>",
+                kids.join(" ")
+            )
+            .into_bytes(),
         ];
         for _ in 0..pages {
             objects.push(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>".to_vec());
@@ -2088,7 +2094,10 @@ mod tests {
         }
         out.extend_from_slice(format!("{xref_id} 0 obj\n").as_bytes());
         out.extend_from_slice(&stream_body(
-            &format!("/Type /XRef /Size {} /W [1 4 2] /Root 1 0 R /Filter /FlateDecode", xref_id + 1),
+            &format!(
+                "/Type /XRef /Size {} /W [1 4 2] /Root 1 0 R /Filter /FlateDecode",
+                xref_id + 1
+            ),
             &zlib(&entries),
         ));
         out.extend_from_slice(format!("\nendobj\nstartxref\n{xref_offset}\n%%EOF\n").as_bytes());
@@ -2194,7 +2203,10 @@ mod tests {
         let whole = simple_pdf(2);
         for cut in [20, whole.len() / 2, whole.len() - 30] {
             let reason = expect_broken(inspect_default(&whole[..cut]));
-            assert!(reason.starts_with("the PDF is damaged and cannot be read: "), "{reason}");
+            assert!(
+                reason.starts_with("the PDF is damaged and cannot be read: "),
+                "{reason}"
+            );
         }
         let mut garbage = b"%PDF-1.7\n".to_vec();
         let mut x: u32 = 12345;
@@ -2224,11 +2236,16 @@ mod tests {
             max_decompressed: MIB,
         };
         match inspect(&bytes, &small) {
-            Err(PdfError::TooLarge { size, limit }) => assert_eq!((size, limit), (bytes.len(), 100)),
+            Err(PdfError::TooLarge { size, limit }) => {
+                assert_eq!((size, limit), (bytes.len(), 100))
+            }
             other => panic!("expected TooLarge, got {other:?}"),
         }
         // The size check comes first, even for non-PDFs.
-        assert!(matches!(inspect(&[b'x'; 101], &small), Err(PdfError::TooLarge { .. })));
+        assert!(matches!(
+            inspect(&[b'x'; 101], &small),
+            Err(PdfError::TooLarge { .. })
+        ));
     }
 
     // --- decompression bombs -------------------------------------------
@@ -2246,10 +2263,17 @@ mod tests {
     #[test]
     fn an_object_stream_bomb_hits_the_decompression_limit() {
         let bytes = pdf_with_objstm("", &zlib_spaces(10 * MIB));
-        assert!(bytes.len() < 100 * 1024, "the bomb is small: {}", bytes.len());
+        assert!(
+            bytes.len() < 100 * 1024,
+            "the bomb is small: {}",
+            bytes.len()
+        );
         expect_decompression_limit(inspect(&bytes, &limits(MIB)), MIB);
         // Within a large enough limit the same file is fine.
-        assert_eq!(inspect(&bytes, &limits(11 * MIB)).expect("accepted").pages, 1);
+        assert_eq!(
+            inspect(&bytes, &limits(11 * MIB)).expect("accepted").pages,
+            1
+        );
     }
 
     /// Peak resident memory of this process, in bytes (Linux only).
@@ -2269,12 +2293,18 @@ mod tests {
         let mut xref = b"%PDF-1.5\n".to_vec();
         let offset = xref.len();
         xref.extend_from_slice(b"1 0 obj\n");
-        xref.extend_from_slice(&stream_body("/Type /XRef /Size 2 /W [1 2 1] /Filter /FlateDecode", &data));
+        xref.extend_from_slice(&stream_body(
+            "/Type /XRef /Size 2 /W [1 2 1] /Filter /FlateDecode",
+            &data,
+        ));
         xref.extend_from_slice(format!("\nendobj\nstartxref\n{offset}\n%%EOF\n").as_bytes());
         let limit = 64 * MIB;
         expect_decompression_limit(inspect(&objstm, &limits(limit)), limit);
         expect_decompression_limit(inspect(&xref, &limits(limit)), limit);
-        expect_decompression_limit(inspect(&xref, &PdfLimits::default()), PdfLimits::default().max_decompressed);
+        expect_decompression_limit(
+            inspect(&xref, &PdfLimits::default()),
+            PdfLimits::default().max_decompressed,
+        );
         if let Some(peak) = peak_rss() {
             assert!(peak < 1024 * MIB, "peak memory {} MiB", peak / MIB);
         }
@@ -2329,7 +2359,11 @@ mod tests {
 
     impl Bits {
         fn new() -> Self {
-            Bits { out: Vec::new(), acc: 0, n: 0 }
+            Bits {
+                out: Vec::new(),
+                acc: 0,
+                n: 0,
+            }
         }
         fn put(&mut self, code: usize, size: u32) {
             self.acc = (self.acc << size) | code as u64;
@@ -2358,7 +2392,11 @@ mod tests {
             let mut size = 9u32;
             let mut first = true;
             loop {
-                let code = if first { choose(255) } else { choose(next.min(4095)) };
+                let code = if first {
+                    choose(255)
+                } else {
+                    choose(next.min(4095))
+                };
                 let Some(code) = code else { break };
                 bits.put(code, size);
                 if !first && next < 4096 {
@@ -2385,10 +2423,18 @@ mod tests {
 
     fn our_decode(filter: &str, data: &[u8]) -> Vec<u8> {
         let mut budget = Budget::new(usize::MAX, 0);
-        decode_stream(data, true, &[filter.as_bytes().to_vec()], None, &mut budget, true, None)
-            .expect("decode")
-            .data
-            .unwrap_or_default()
+        decode_stream(
+            data,
+            true,
+            &[filter.as_bytes().to_vec()],
+            None,
+            &mut budget,
+            true,
+            None,
+        )
+        .expect("decode")
+        .data
+        .unwrap_or_default()
     }
 
     #[test]
@@ -2438,8 +2484,14 @@ mod tests {
         assert!(data.len() < 64 * 1024);
         assert!(our_decode("LZWDecode", &data).len() > 50 * MIB);
         let mut objects = page_objects(1);
-        objects.push(stream_body("/Type /ObjStm /N 0 /First 0 /Filter /LZWDecode", &data));
-        expect_decompression_limit(inspect(&classic_pdf("1.5", &objects, ""), &limits(MIB)), MIB);
+        objects.push(stream_body(
+            "/Type /ObjStm /N 0 /First 0 /Filter /LZWDecode",
+            &data,
+        ));
+        expect_decompression_limit(
+            inspect(&classic_pdf("1.5", &objects, ""), &limits(MIB)),
+            MIB,
+        );
     }
 
     // --- structures that would crash or exhaust the reader -------------
@@ -2461,7 +2513,12 @@ mod tests {
         // Moderate nesting is fine; brackets inside strings do not count.
         let mut objects = page_objects(1);
         objects.push(format!("<< /Ok {} /S ({}) >>", nested(200), "[".repeat(5000)).into_bytes());
-        assert_eq!(inspect_default(&classic_pdf("1.7", &objects, "")).expect("valid").pages, 1);
+        assert_eq!(
+            inspect_default(&classic_pdf("1.7", &objects, ""))
+                .expect("valid")
+                .pages,
+            1
+        );
     }
 
     #[test]
@@ -2512,7 +2569,10 @@ mod tests {
             Object::Real(r) => r.to_string(),
             Object::Name(n) => format!("/{}", String::from_utf8_lossy(n)),
             Object::String(s, _) => format!("<{}>", hex::encode(s)),
-            Object::Array(a) => format!("[{}]", a.iter().map(write_object).collect::<Vec<_>>().join(" ")),
+            Object::Array(a) => format!(
+                "[{}]",
+                a.iter().map(write_object).collect::<Vec<_>>().join(" ")
+            ),
             Object::Dictionary(d) => format!(
                 "<< {} >>",
                 d.iter()
@@ -2554,16 +2614,25 @@ mod tests {
         dict.set("Filter", "FlateDecode");
         let mut stream = Object::Stream(Stream::new(dict, zlib(&data)));
         lopdf::encryption::encrypt_object(&state, (container, 0), &mut stream).expect("encrypt");
-        let Object::Stream(stream) = stream else { unreachable!() };
+        let Object::Stream(stream) = stream else {
+            unreachable!()
+        };
 
         let mut out = b"%PDF-1.5\n".to_vec();
         let container_offset = out.len();
         out.extend_from_slice(format!("{container} 0 obj\n").as_bytes());
-        out.extend_from_slice(&stream_body(&format!("/Type /ObjStm /N {n} /First {first} /Filter /FlateDecode"), &stream.content));
+        out.extend_from_slice(&stream_body(
+            &format!("/Type /ObjStm /N {n} /First {first} /Filter /FlateDecode"),
+            &stream.content,
+        ));
         out.extend_from_slice(b"\nendobj\n");
         let encrypt_offset = out.len();
         out.extend_from_slice(
-            format!("{encrypt_id} 0 obj\n{}\nendobj\n", write_object(&Object::Dictionary(encrypt))).as_bytes(),
+            format!(
+                "{encrypt_id} 0 obj\n{}\nendobj\n",
+                write_object(&Object::Dictionary(encrypt))
+            )
+            .as_bytes(),
         );
         let xref_offset = out.len();
         let mut entries = vec![0u8, 0, 0, 0, 0, 0xff, 0xff];
@@ -2601,7 +2670,10 @@ mod tests {
     #[test]
     fn encrypted_files_needing_a_password_are_refused() {
         let reason = expect_broken(inspect_default(&encrypted_objstm_pdf("secret", b"")));
-        assert_eq!(reason, "the PDF is protected by a password and cannot be read");
+        assert_eq!(
+            reason,
+            "the PDF is protected by a password and cannot be read"
+        );
     }
 
     #[test]
@@ -2611,7 +2683,10 @@ mod tests {
         let bytes = encrypted_objstm_pdf("", &padding);
         assert!(bytes.len() < 100 * 1024);
         expect_decompression_limit(inspect(&bytes, &limits(MIB)), MIB);
-        assert_eq!(inspect(&bytes, &limits(12 * MIB)).expect("accepted").pages, 1);
+        assert_eq!(
+            inspect(&bytes, &limits(12 * MIB)).expect("accepted").pages,
+            1
+        );
         // Deep nesting hidden the same way.
         let deep = format!("<< /Deep {} >>", nested(50_000));
         expect_broken(inspect_default(&encrypted_objstm_pdf("", deep.as_bytes())));
@@ -2688,7 +2763,11 @@ mod tests {
                     signature_disagreements.push(name.clone());
                 }
             }
-            let short = if kind.starts_with("Broken") { "Broken".to_owned() } else { kind.clone() };
+            let short = if kind.starts_with("Broken") {
+                "Broken".to_owned()
+            } else {
+                kind.clone()
+            };
             *by_check.entry((check, short)).or_default() += 1;
             *tally.entry(kind).or_default() += 1;
         }

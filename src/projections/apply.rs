@@ -144,28 +144,23 @@ impl Projector {
             if let Some(id) = DocumentId::from_stream(&e.stream) {
                 let event = DocumentEvent::decode(&e.event_type, e.schema_version, &e.payload)
                     .map_err(|err| fail(err.to_string()))?;
-                if !cache.contains_key(&id) {
-                    let stored: Option<(String, i64, String)> = sqlx::query_as(
-                        "SELECT state, version, updated_at FROM documents WHERE id = ?",
-                    )
-                    .bind(id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some((state, version, updated_at)) = stored {
-                        let doc: Document = serde_json::from_str(&state)
-                            .map_err(|err| fail(format!("stored state: {err}")))?;
-                        cache.insert(
-                            id,
-                            Cached {
-                                doc,
-                                version: version as u64,
-                                updated_at: updated_at.parse().unwrap_or(event.at()),
-                            },
-                        );
+                let prev_doc = match cache.remove(&id) {
+                    Some(c) => Some(c.doc),
+                    None => {
+                        let stored: Option<String> =
+                            sqlx::query_scalar("SELECT state FROM documents WHERE id = ?")
+                                .bind(id.to_string())
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        match stored {
+                            Some(state) => Some(
+                                serde_json::from_str::<Document>(&state)
+                                    .map_err(|err| fail(format!("stored state: {err}")))?,
+                            ),
+                            None => None,
+                        }
                     }
-                }
-                let prev = cache.remove(&id);
-                let prev_doc = prev.map(|c| c.doc);
+                };
                 let next = evolve(prev_doc, &event)
                     .ok_or_else(|| fail(format!("{} before the document exists", e.event_type)))?;
                 trail.push(TrailRow {

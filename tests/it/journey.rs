@@ -75,7 +75,7 @@ async fn the_demo_walks_both_journeys_to_the_end() {
     assert!(out.contains("[status: completed]"), "{out}");
     assert!(out.contains("[status: issued]"), "{out}");
     assert!(out.contains("số đến   1"), "{out}");
-    assert!(out.contains(&format!("01/QĐ-UBND")), "{out}");
+    assert!(out.contains("01/QĐ-UBND"), "{out}");
     // A second run continues the numbering and does not seed twice.
     let out2 = congvan::demo::run(&app).await.expect("demo again");
     assert!(out2.contains("exists already"), "{out2}");
