@@ -66,21 +66,30 @@ pub enum AppError {
 }
 
 /// Request facts that go into each event's metadata.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct RequestMeta {
+    /// The official the actor acted for, when not for themself.
     pub on_behalf_of: Option<String>,
+    /// Ties together the commands of one piece of work.
     pub correlation_id: Option<String>,
+    /// The message or event that caused this command.
     pub causation_id: Option<String>,
+    /// The request's identifier at the edge.
     pub request_id: Option<String>,
+    /// The network address the request came from.
     pub client_address: Option<String>,
+    /// The W3C Trace Context `traceparent` of the request.
     pub traceparent: Option<String>,
 }
 
-#[derive(Serialize)]
-struct EventMetadata<'a> {
-    actor: &'a str,
+/// The metadata of the events a command appends (document and register
+/// events): who gave the command, and the request's facts.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct EventMetadata<'a> {
+    /// The official who gave the command.
+    pub(crate) actor: &'a UserId,
     #[serde(flatten)]
-    request: &'a RequestMeta,
+    pub(crate) request: &'a RequestMeta,
 }
 
 /// What a command did.
@@ -213,7 +222,7 @@ impl App {
     ) -> Result<Outcome, AppError> {
         let actor = self.actor(user).await?;
         let metadata = serde_json::to_string(&EventMetadata {
-            actor: user.as_str(),
+            actor: user,
             request: meta,
         })
         .unwrap_or_else(|_| "{}".into());

@@ -75,6 +75,24 @@ impl<'de> serde::Deserialize<'de> for Sha256Digest {
     }
 }
 
+impl schemars::JsonSchema for Sha256Digest {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Sha256Digest".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        "congvan::digest::Sha256Digest".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A SHA-256 digest: 64 lowercase hexadecimal digits.",
+            "pattern": "^[0-9a-f]{64}$",
+        })
+    }
+}
+
 /// An incremental SHA-256 hasher.
 pub struct Hasher(ring::digest::Context);
 

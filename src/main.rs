@@ -27,7 +27,15 @@ struct DataDir {
 enum Commands {
     /// Create the demo organisation and walk one incoming and one outgoing
     /// document through their whole journey, printing where each one sits.
-    Demo(DataDir),
+    Demo {
+        #[command(flatten)]
+        dir: DataDir,
+        /// Working-day calendar overrides (JSON: {"years": {"2027": {"days_off":
+        /// [..], "working_days": [..]}}}), merged over the built-in Vietnamese
+        /// holidays.
+        #[arg(long, env = "CONGVAN_CALENDAR")]
+        calendar: Option<PathBuf>,
+    },
     /// The event log.
     Log {
         #[command(subcommand)]
@@ -106,8 +114,16 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
-        Commands::Demo(d) => {
-            let app = App::open(Config::new(&d.data_dir)).await?;
+        Commands::Demo { dir: d, calendar } => {
+            let mut config = Config::new(&d.data_dir);
+            if let Some(path) = calendar {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("calendar {}: {e}", path.display()))?;
+                config.policy.calendar =
+                    congvan::domain::calendar::WorkingCalendar::from_json(&text)
+                        .map_err(|e| format!("calendar {}: {e}", path.display()))?;
+            }
+            let app = App::open(config).await?;
             print!("{}", congvan::demo::run(&app).await?);
             Ok(ExitCode::SUCCESS)
         }

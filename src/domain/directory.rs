@@ -2,6 +2,7 @@
 //! stream `directory`. (Administration over HTTP extends this stream.)
 
 use jiff::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::model::OfficialRole;
@@ -9,7 +10,7 @@ use super::values::{AgencyCode, OrganName, PersonName, UnitId, UserId};
 
 pub const STREAM: &str = "directory";
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DirectoryEvent {
     AgencyDefined {

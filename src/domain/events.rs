@@ -6,6 +6,7 @@
 
 use jiff::Timestamp;
 use jiff::civil::Date;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -16,7 +17,7 @@ use super::model::{
 use super::values::{Notation, NumberNotation, Text, UnitId, UserId};
 
 /// One recipient named in a direction, a forward or a dispatch.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Assignment {
     pub holder: Holder,
     pub role: Role,
@@ -24,7 +25,7 @@ pub struct Assignment {
     pub deadline: Option<Date>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DocumentEvent {
     /// An incoming document arrived (scan or electronic delivery).
@@ -34,13 +35,17 @@ pub enum DocumentEvent {
         by: UserId,
         source: Source,
         metadata: Metadata,
+        /// Null for a secret document, whose content is not kept.
         pdf: Option<PdfRef>,
+        /// The clerical office that received it and registers it.
         clerk_unit: UnitId,
     },
     /// Entered in the incoming register (số đến).
     Registered {
         at: Timestamp,
         by: UserId,
+        /// The arrival number (số đến) in this year's incoming register.
+        #[schemars(range(min = 1))]
         arrival_number: u32,
         year: i16,
         arrival_date: Date,
@@ -49,6 +54,8 @@ pub enum DocumentEvent {
         /// Documents already registered with the same issuer, number and notation.
         possible_duplicates: Vec<DocumentId>,
     },
+    /// The clerical office submitted the registered document to a leader for
+    /// direction (trình).
     SubmittedToLeader {
         at: Timestamp,
         by: UserId,
@@ -63,6 +70,8 @@ pub enum DocumentEvent {
         instruction: Option<Text>,
         assignments: Vec<Assignment>,
     },
+    /// A recipient handed the document on to others (chuyển), e.g. a unit
+    /// head to specialists.
     Forwarded {
         at: Timestamp,
         by: UserId,
@@ -70,36 +79,47 @@ pub enum DocumentEvent {
         instruction: Option<Text>,
         assignments: Vec<Assignment>,
     },
+    /// A recipient took up its row (tiếp nhận); a row for information is
+    /// completed by it.
     Accepted {
         at: Timestamp,
         by: UserId,
         row: RowId,
     },
+    /// A recipient reported progress on its row.
     ProgressReported {
         at: Timestamp,
         by: UserId,
         row: RowId,
+        /// From 0 to 100.
+        #[schemars(range(max = 100))]
         percent: u8,
         note: Text,
     },
+    /// A recipient completed its row, with its result and reply document.
     Completed {
         at: Timestamp,
         by: UserId,
         row: RowId,
         result: Option<Text>,
+        /// The outgoing document that answers it, if any.
         reply_document: Option<DocumentId>,
     },
+    /// A row was returned (trả lại) with a reason; returning the registration
+    /// row returns the document to its sender.
     Returned {
         at: Timestamp,
         by: UserId,
         row: RowId,
         reason: Text,
     },
+    /// The document was filed in a case file (hồ sơ).
     Filed {
         at: Timestamp,
         by: UserId,
         case_file: CaseFile,
     },
+    /// The document was recalled (thu hồi): every open row is closed.
     Recalled {
         at: Timestamp,
         by: UserId,
@@ -111,44 +131,57 @@ pub enum DocumentEvent {
         at: Timestamp,
         by: UserId,
         metadata: Metadata,
+        /// Null for a secret document, whose content is not kept.
         pdf: Option<PdfRef>,
+        /// The drafter's unit.
         drafting_unit: UnitId,
+        /// The clerical office that will number and dispatch it.
         clerk_unit: UnitId,
     },
+    /// A new revision of the draft's PDF.
     RevisionAdded {
         at: Timestamp,
         by: UserId,
         pdf: PdfRef,
         note: Option<Text>,
     },
+    /// The draft was submitted to a reviewer.
     SubmittedForReview {
         at: Timestamp,
         by: UserId,
         row: RowId,
         reviewer: UserId,
     },
+    /// A reviewer approved the draft and passed it to the next reviewer or,
+    /// when none is named, to the clerical office for numbering.
     ReviewApproved {
         at: Timestamp,
         by: UserId,
         row: RowId,
         comment: Option<Text>,
+        /// The next reviewer; null when the draft is approved for numbering.
         next_reviewer: Option<UserId>,
     },
+    /// A reviewer returned the draft to the drafter for changes.
     ReturnedForChanges {
         at: Timestamp,
         by: UserId,
         row: RowId,
         comment: Text,
     },
+    /// The clerical office numbered the approved document in the outgoing
+    /// register of its series (cấp số) and dated it.
     Numbered {
         at: Timestamp,
         by: UserId,
         row: RowId,
         number_notation: NumberNotation,
+        /// The year of the register the number was taken from.
         year: i16,
         series: Series,
         issue_date: Date,
     },
+    /// The numbered document was sent to its recipients (phát hành).
     Dispatched {
         at: Timestamp,
         by: UserId,
@@ -163,6 +196,15 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// `received` is at schema version 2: version 1 had no `source` (every incoming
 /// document was a scan) and stored the clerk's unit as `registry_unit`.
 pub const RECEIVED_SCHEMA_VERSION: u32 = 2;
+
+/// The current schema version of an event type (what the writer stores now).
+pub fn current_schema_version(event_type: &str) -> u32 {
+    if event_type == "received" {
+        RECEIVED_SCHEMA_VERSION
+    } else {
+        SCHEMA_VERSION
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -197,10 +239,7 @@ impl DocumentEvent {
     }
 
     pub fn schema_version(&self) -> u32 {
-        match self {
-            DocumentEvent::Received { .. } => RECEIVED_SCHEMA_VERSION,
-            _ => SCHEMA_VERSION,
-        }
+        current_schema_version(self.event_type())
     }
 
     pub fn at(&self) -> Timestamp {
@@ -290,12 +329,7 @@ fn upcast(event_type: &str, version: u32, v: &mut Value) -> Result<(), DecodeErr
         event_type: event_type.to_string(),
         version,
     };
-    let current = if event_type == "received" {
-        RECEIVED_SCHEMA_VERSION
-    } else {
-        SCHEMA_VERSION
-    };
-    if version == current {
+    if version == current_schema_version(event_type) {
         return Ok(());
     }
     match (event_type, version) {

@@ -5,6 +5,7 @@ use std::fmt;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -15,7 +16,9 @@ use super::values::{
 use crate::digest::Sha256Digest;
 
 /// The identity of a document; its stream is `document-<uuid>`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 pub struct DocumentId(pub Uuid);
 
@@ -40,7 +43,7 @@ impl fmt::Display for DocumentId {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Incoming,
@@ -48,7 +51,7 @@ pub enum Direction {
 }
 
 /// The roles officials hold in the agency.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OfficialRole {
     Clerk,
@@ -60,7 +63,7 @@ pub enum OfficialRole {
 }
 
 /// Who gives a command: facts the application looks up before `decide`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Actor {
     pub user: UserId,
     pub unit: UnitId,
@@ -74,7 +77,9 @@ impl Actor {
 }
 
 /// Who holds a recipient row: one official, or a unit (its head acts for it).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Holder {
     User(UserId),
@@ -104,7 +109,7 @@ impl fmt::Display for Holder {
 }
 
 /// What the holder of a row is asked to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Task {
     /// The clerical office registers a delivered document (vào sổ).
@@ -126,7 +131,9 @@ pub enum Task {
 }
 
 /// The recipient's role in handling (chủ trì / phối hợp / nhận để biết).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Lead,
@@ -149,7 +156,7 @@ impl Role {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RowStatus {
     /// Chờ xử lý / chờ tiếp nhận.
@@ -172,9 +179,31 @@ impl RowStatus {
     }
 }
 
+/// A row's number within its document: 1 for the first, in the order rows are
+/// created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RowId(pub u32);
+
+impl JsonSchema for RowId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RowId".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::RowId").into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A row's number within its document: 1 for the first, in the order \
+                            rows are created.",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": u32::MAX,
+        })
+    }
+}
 
 impl fmt::Display for RowId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -183,7 +212,7 @@ impl fmt::Display for RowId {
 }
 
 /// One (document, recipient) row: status is kept per recipient.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Row {
     pub id: RowId,
     pub parent: Option<RowId>,
@@ -200,21 +229,21 @@ pub struct Row {
 }
 
 /// Who signs (SignerInfo: Position, FullName).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Signer {
     pub position: PersonName,
     pub full_name: PersonName,
 }
 
 /// The issuing agency (OrganId + OrganName).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Issuer {
     pub code: AgencyCode,
     pub name: OrganName,
 }
 
 /// Decree 30 appendix VI metadata, parsed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Metadata {
     pub document_type: DocumentType,
     #[serde(default)]
@@ -248,15 +277,17 @@ fn default_secrecy() -> Secrecy {
 }
 
 /// A stored PDF, by digest. Events carry these, never bytes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PdfRef {
     pub sha256: Sha256Digest,
+    /// Number of pages.
     pub pages: u32,
+    /// Size in bytes.
     pub bytes: u64,
 }
 
 /// One revision of the document's PDF.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Revision {
     pub pdf: PdfRef,
     pub by: UserId,
@@ -264,7 +295,7 @@ pub struct Revision {
 }
 
 /// How an incoming document arrived.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Source {
     /// A paper document scanned by the clerk.
@@ -273,7 +304,8 @@ pub enum Source {
     Delivered { from: AgencyCode },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The numbering series of outgoing documents: secret documents have their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Series {
     Regular,
@@ -291,7 +323,7 @@ impl Series {
 }
 
 /// The register entry of an incoming document (số đến).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Arrival {
     pub number: u32,
     pub year: i16,
@@ -301,7 +333,7 @@ pub struct Arrival {
 }
 
 /// The number an outgoing document was issued under.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Issued {
     pub number_notation: NumberNotation,
     pub year: i16,
@@ -309,13 +341,13 @@ pub struct Issued {
     pub issue_date: Date,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CaseFile {
     pub code: Text,
     pub title: Option<Text>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     // incoming
@@ -355,7 +387,7 @@ impl Status {
 }
 
 /// The state of one document, folded from its stream.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Document {
     pub id: DocumentId,
     pub direction: Direction,

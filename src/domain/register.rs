@@ -4,11 +4,12 @@
 //! the register's expected version: numbers never have gaps or duplicates.
 
 use jiff::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::model::{DocumentId, Series};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RegisterKind {
     /// Sổ văn bản đến (số đến).
@@ -42,8 +43,10 @@ impl RegisterKind {
 }
 
 /// The one event of a register stream: number `number` went to `document_id`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NumberTaken {
+    /// The number handed out, from 1: the register stream's version.
+    #[schemars(range(min = 1))]
     pub number: u32,
     pub document_id: DocumentId,
     pub at: Timestamp,

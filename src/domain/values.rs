@@ -903,6 +903,262 @@ macro_rules! level_serde {
 level_serde!(Urgency);
 level_serde!(Secrecy);
 
+// ---------------------------------------------------------------------------
+// JSON Schemas
+//
+// Written by hand so each schema states the rule `parse` enforces, as far as
+// JSON Schema can say it. Lengths are in characters (JSON Schema counts code
+// points, as `parse` does); NFC normalisation cannot be expressed and is said
+// in the description. The schemas describe the stored (serialised) form.
+
+/// A value serialised as a string, checked against `rule`.
+fn string_schema(description: &str, rule: serde_json::Value) -> schemars::Schema {
+    let mut schema = schemars::json_schema!({
+        "type": "string",
+        "description": description,
+    });
+    if let serde_json::Value::Object(rule) = rule {
+        for (k, v) in rule {
+            schema.insert(k, v);
+        }
+    }
+    schema
+}
+
+/// The characters Rust's `char::is_whitespace` (Unicode White_Space) accepts,
+/// for a regex character class. (`\s` differs between regex dialects.)
+const WHITESPACE: &str =
+    r"\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+/// Trimmed (no whitespace at either end) and non-empty.
+fn trimmed_pattern() -> String {
+    format!(r"^[^{WHITESPACE}]([\s\S]*[^{WHITESPACE}])?$")
+}
+
+/// One notation character: no whitespace, no '/', no control character.
+fn notation_char() -> String {
+    format!(r"[^{WHITESPACE}/\x00-\x1F\x7F-\x9F]")
+}
+
+/// The canonical number as a regular expression (no anchors): at least 1,
+/// zero-padded to two digits, no other leading zeros, at most `u32::MAX`.
+fn number_pattern() -> String {
+    let max = u32::MAX.to_string();
+    let digits: Vec<u32> = max.chars().filter_map(|c| c.to_digit(10)).collect();
+    let n = digits.len();
+    let range = |lo: u32, hi: u32| {
+        if lo == hi {
+            lo.to_string()
+        } else {
+            format!("[{lo}-{hi}]")
+        }
+    };
+    let rest = |k: usize| match k {
+        0 => String::new(),
+        1 => "[0-9]".to_string(),
+        _ => format!("[0-9]{{{k}}}"),
+    };
+    // 1 to 9 padded; 10 up to n - 1 digits; n digits below max, digit by digit; max.
+    let mut alternatives = vec!["0[1-9]".to_string(), format!("[1-9][0-9]{{1,{}}}", n - 2)];
+    for (i, d) in digits.iter().enumerate() {
+        let lo = u32::from(i == 0);
+        if *d > lo {
+            alternatives.push(format!(
+                "{}{}{}",
+                &max[..i],
+                range(lo, d - 1),
+                rest(n - i - 1)
+            ));
+        }
+    }
+    alternatives.push(max);
+    format!("({})", alternatives.join("|"))
+}
+
+fn bounded_text_schema(description: &str, max: usize) -> schemars::Schema {
+    string_schema(
+        &format!("{description} Unicode NFC, trimmed, non-empty, at most {max} characters."),
+        serde_json::json!({
+            "minLength": 1,
+            "maxLength": max,
+            "pattern": trimmed_pattern(),
+        }),
+    )
+}
+
+/// A string enumeration of codes, each with its Vietnamese name.
+fn code_enum_schema(description: &str, values: &[(&str, String, String)]) -> schemars::Schema {
+    let codes: Vec<&str> = values.iter().map(|(code, _, _)| *code).collect();
+    let one_of: Vec<serde_json::Value> = values
+        .iter()
+        .map(|(code, title, description)| {
+            serde_json::json!({
+                "const": code,
+                "title": title,
+                "description": description,
+            })
+        })
+        .collect();
+    string_schema(
+        description,
+        serde_json::json!({ "enum": codes, "oneOf": one_of }),
+    )
+}
+
+macro_rules! json_schema_impl {
+    ($ty:ident, |$generator:ident| $body:expr) => {
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+
+            fn schema_id() -> std::borrow::Cow<'static, str> {
+                concat!(module_path!(), "::", stringify!($ty)).into()
+            }
+
+            fn json_schema($generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                $body
+            }
+        }
+    };
+}
+
+json_schema_impl!(UserId, |_g| string_schema(
+    "A login name: 1–64 characters of a-z, 0-9, '.', '_' and '-' (ASCII capitals are \
+     lowercased on the way in).",
+    serde_json::json!({
+        "minLength": 1,
+        "maxLength": UserId::MAX_CHARS,
+        "pattern": format!("^[a-z0-9._-]{{1,{}}}$", UserId::MAX_CHARS),
+    }),
+));
+
+json_schema_impl!(UnitId, |_g| string_schema(
+    "An organisational unit's identifier: 1–64 characters of A-Z, a-z, 0-9, '.', '_' \
+     and '-', case preserved.",
+    serde_json::json!({
+        "minLength": 1,
+        "maxLength": UnitId::MAX_CHARS,
+        "pattern": format!("^[A-Za-z0-9._-]{{1,{}}}$", UnitId::MAX_CHARS),
+    }),
+));
+
+json_schema_impl!(AgencyCode, |_g| string_schema(
+    "An agency's identifier (mã định danh) under QCVN 102:2016/BTTTT: ddd.dd.dd.Ldd, \
+     e.g. 000.00.00.H49 (UBND Quảng Ninh); or the longer form of Decision \
+     20/2020/QĐ-TTg: up to 35 characters of A-Z, 0-9 and '.' starting with a valid \
+     13-character code. Stored uppercase.",
+    serde_json::json!({
+        "minLength": AgencyCode::SHORT_LEN,
+        "maxLength": AgencyCode::MAX_CHARS,
+        "pattern": format!(
+            r"^[0-9]{{3}}\.[0-9]{{2}}\.[0-9]{{2}}\.[A-Z][0-9]{{2}}[A-Z0-9.]{{0,{}}}$",
+            AgencyCode::MAX_CHARS - AgencyCode::SHORT_LEN
+        ),
+        "examples": ["000.00.00.H49", "000.00.00.G22"],
+    }),
+));
+
+json_schema_impl!(OrganName, |_g| bounded_text_schema(
+    "An agency's name as written on a document (edXML OrganName).",
+    OrganName::MAX_CHARS,
+));
+
+json_schema_impl!(Subject, |_g| bounded_text_schema(
+    "The subject line of a document (trích yếu, edXML Subject).",
+    Subject::MAX_CHARS,
+));
+
+json_schema_impl!(PersonName, |_g| bounded_text_schema(
+    "A person's full name or position (chức vụ).",
+    PersonName::MAX_CHARS,
+));
+
+json_schema_impl!(Text, |_g| bounded_text_schema(
+    "Free text: an instruction, reason, note, comment or case file code.",
+    Text::MAX_CHARS,
+));
+
+json_schema_impl!(DocumentNumber, |_g| string_schema(
+    "The number part of a number and notation (edXML CodeNumber): from 1 to 4294967295, \
+     stored zero-padded to two digits (\"05\", \"12\", \"123\"). Readers also accept it \
+     unpadded or with up to 11 digits.",
+    serde_json::json!({ "pattern": format!("^{}$", number_pattern()) }),
+));
+
+json_schema_impl!(Notation, |_g| string_schema(
+    "The notation part of a number and notation (edXML CodeNotation), e.g. \"QĐ-UBND\": \
+     Unicode NFC, 1–30 characters, no whitespace, no '/', no control character.",
+    serde_json::json!({
+        "minLength": 1,
+        "maxLength": Notation::MAX_CHARS,
+        "pattern": format!("^{}{{1,{}}}$", notation_char(), Notation::MAX_CHARS),
+    }),
+));
+
+json_schema_impl!(NumberNotation, |_g| string_schema(
+    "Number and notation (số, ký hiệu), e.g. \"05/QĐ-UBND\": the number (from 1 to \
+     4294967295, zero-padded to two digits), '/', the notation (Unicode NFC, 1–30 \
+     characters, no whitespace, no '/', no control character).",
+    serde_json::json!({
+        "pattern": format!(
+            "^{}/{}{{1,{}}}$",
+            number_pattern(),
+            notation_char(),
+            Notation::MAX_CHARS
+        ),
+        "examples": ["05/QĐ-UBND", "7816/VPCP-TTĐT"],
+    }),
+));
+
+json_schema_impl!(DocumentType, |_g| code_enum_schema(
+    "The kind of document (Decree 30/2020/NĐ-CP art. 7 and appendix III, plus copies and \
+     Công văn): the unaccented snake_case Vietnamese name.",
+    &DocumentType::all()
+        .iter()
+        .map(|t| {
+            let description = match t.abbreviation() {
+                Some(a) => format!("{}; abbreviation {a}", t.name_vi()),
+                None => format!(
+                    "{}; no abbreviation (its notation is the agency's and the drafting \
+                     unit's)",
+                    t.name_vi()
+                ),
+            };
+            (t.code(), t.name_vi().to_string(), description)
+        })
+        .collect::<Vec<_>>(),
+));
+
+json_schema_impl!(Urgency, |_g| code_enum_schema(
+    "Độ khẩn, from least to most urgent.",
+    &Urgency::all()
+        .iter()
+        .map(|u| {
+            (
+                u.code(),
+                u.name_vi().to_string(),
+                format!("{}; edXML Priority {}", u.name_vi(), u.edxml_priority()),
+            )
+        })
+        .collect::<Vec<_>>(),
+));
+
+json_schema_impl!(Secrecy, |_g| code_enum_schema(
+    "Độ mật, from least to most secret.",
+    &Secrecy::all()
+        .iter()
+        .map(|s| {
+            let description = if s.is_secret() {
+                format!("{}; numbered in the secret series", s.name_vi())
+            } else {
+                format!("{}; not secret", s.name_vi())
+            };
+            (s.code(), s.name_vi().to_string(), description)
+        })
+        .collect::<Vec<_>>(),
+));
+
 #[cfg(test)]
 mod tests {
     use super::*;

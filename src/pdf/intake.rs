@@ -1,30 +1,39 @@
 //! The implementation of [`inspect`].
 //!
-//! `inspect` runs in these steps, each linear in the size of the file:
+//! lopdf parses objects only where the cross-reference data points: the
+//! `startxref`, `/Prev` and `/XRefStm` offsets, the entries of the
+//! cross-reference tables and streams found there, and the offsets listed at
+//! the start of object streams. `inspect` works out all those places first
+//! (over-approximating: it collects every such offset written anywhere in the
+//! file) and checks what lopdf would do there before letting lopdf load the
+//! file:
 //!
 //! 1. size and `%PDF-` header checks;
-//! 2. [`prescan`]: collect every offset lopdf could read a cross-reference
-//!    section from (`startxref`, `/Prev`, `/XRefStm` values), the positions of
-//!    `trailer` keywords and whether any `/Encrypt` name occurs;
-//! 3. [`Scanner`] over the whole file: the maximum nesting depth any parse of
-//!    lopdf could reach (starting anywhere, since the cross-reference table
-//!    can point anywhere) and every stream whose dictionary names `/ObjStm`;
-//! 4. every cross-reference stream and object stream that lopdf would
-//!    decompress is decompressed here first, streaming, against one shared
-//!    [`Budget`]; the decompressed object streams are checked for nesting too;
-//! 5. for encrypted files with object streams (which lopdf decrypts and
-//!    decompresses), the same is done after decrypting them with lopdf's own
-//!    key derivation;
+//! 2. [`prescan`]: every offset a cross-reference section might be read at,
+//!    and whether any `/Encrypt` name occurs;
+//! 3. the cross-reference sections: tables are read here, and the objects at
+//!    those offsets are checked with a [`Scanner`] for nesting depth (lopdf's
+//!    parser recurses once per level of arrays and dictionaries, and a stack
+//!    overflow aborts the process) before lopdf parses them; cross-reference
+//!    streams are then decompressed here, streaming, against the shared
+//!    [`Budget`], and their layout is checked for what lopdf would allocate;
+//! 4. every object the cross-reference data lists is checked by a second
+//!    [`Scanner`] for nesting depth, which also finds the object streams;
+//! 5. the object streams are decompressed against the budget and the objects
+//!    in them checked for nesting; for an encrypted file, lopdf decrypts its
+//!    object streams before decompressing them, so they are decrypted here
+//!    first with lopdf's own key derivation;
 //! 6. lopdf loads the file and walks the page tree.
 //!
-//! Steps 3 onwards run on a thread with a large stack. Every call into lopdf
-//! runs inside `catch_unwind`. The checks are deliberately conservative: they
-//! emulate what lopdf 0.38 does while loading (see `reader.rs`,
-//! `parser/mod.rs`, `object.rs` and `parser_aux.rs` in its sources) and count
-//! or reject anything lopdf *might* do, rather than exactly what it will do.
+//! Steps 2 onwards run on a thread with a large stack, and every call into
+//! lopdf runs inside `catch_unwind`. The checks emulate what lopdf 0.38 does
+//! while loading (`reader.rs`, `parser/mod.rs`, `object.rs`,
+//! `object_stream.rs` and `parser_aux.rs` in its sources) and err on the side
+//! of counting or refusing what lopdf *might* do. Every step is linear in the
+//! size of the file, or its work is charged to the budget.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Read;
 use std::panic::{self, AssertUnwindSafe};
 
@@ -51,14 +60,11 @@ const MAX_XREF_STREAM_ENTRIES: u64 = 4_000_000;
 /// Widest field a cross-reference stream may declare in `/W` (lopdf allocates
 /// a buffer of that size; real files use at most 8).
 const MAX_XREF_FIELD_WIDTH: i64 = 16;
-/// Most places one object number may be defined at before the file is deemed
-/// too ambiguous to check (only used for encrypted files).
-const MAX_DEFINITIONS: usize = 8;
-/// Longest run of whitespace and comments skipped when reading an object
-/// header at a cross-reference offset.
-const MAX_HEADER_GAP: usize = 64 * 1024;
-/// How many `trailer` keywords are examined (only used for encrypted files).
-const MAX_TRAILERS: usize = 64;
+/// Most distinct parses that may meet in one object stream dictionary.
+const MAX_ORIGINS: usize = 8;
+/// How much of the file after a `trailer` keyword is given to lopdf's parser
+/// when reading a trailer dictionary (only for encrypted files).
+const TRAILER_WINDOW: usize = 64 * 1024;
 /// Size of the chunks decompressed output is produced in.
 const CHUNK: usize = 64 * 1024;
 
@@ -104,17 +110,17 @@ pub fn inspect(bytes: &[u8], limits: &PdfLimits) -> Result<PdfInfo, PdfError> {
 
 /// Steps 2 to 6 of the module documentation, on the bytes from `%PDF-` on.
 fn inspect_pdf(buf: &[u8], limits: &PdfLimits) -> Result<PdfInfo, PdfError> {
+    let mut budget = Budget::new(limits.max_decompressed, buf.len());
     let marks = prescan(buf);
-    let mut scanner = Scanner::new(true);
-    scanner.feed(buf, Some(buf));
-    if scanner.too_deep {
+    let xref = read_cross_references(buf, &marks, &mut budget)?;
+    let mut objects = Scanner::file(xref.object_anchors(buf, &mut budget)?);
+    objects.scan_file(buf);
+    if objects.too_deep {
         return Err(too_deep());
     }
-    let mut budget = Budget::new(limits.max_decompressed, buf.len());
-    let xrefs = check_xref_streams(buf, &marks, &mut budget)?;
-    check_object_streams(buf, &scanner.candidates, &mut budget)?;
-    if marks.encrypt && !xrefs.containers.is_empty() {
-        check_encrypted_containers(buf, &marks, &xrefs, &mut budget)?;
+    check_object_streams(buf, &objects.candidates, &mut budget)?;
+    if marks.encrypt && !xref.containers.is_empty() {
+        check_encrypted_containers(buf, &xref, &mut budget)?;
     }
     load(buf)
 }
@@ -130,7 +136,7 @@ fn too_deep() -> PdfError {
     ))
 }
 
-/// For structures the checks cannot vouch for. Real-world files never have
+/// For structures the checks cannot vouch for. Real-world files do not have
 /// them; crafted ones might.
 fn unverifiable(what: &str) -> PdfError {
     PdfError::Broken {
@@ -171,7 +177,7 @@ fn is_regular(c: u8) -> bool {
 }
 
 /// Bytes that can occur in a keyword or number lopdf accepts inside an
-/// object (`true`, `false`, `null`, `R`, `obj`, `endobj`, `stream`, numbers).
+/// object (`true`, `false`, `null`, `R`, `endobj`, `stream`, numbers).
 /// A word with any other byte makes lopdf's parse fail.
 fn is_word_byte(c: u8) -> bool {
     c.is_ascii_digit() || b"+-.Rtruefalsnobjdm".contains(&c)
@@ -187,8 +193,94 @@ fn find_subslice(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// The position after the comment starting at `i` and its end of line.
+fn end_of_comment(buf: &[u8], i: usize) -> usize {
+    let rest = buf.get(i..).unwrap_or_default();
+    match rest.iter().position(|&c| c == b'\r' || c == b'\n') {
+        Some(p) if rest.get(p..p + 2) == Some(b"\r\n") => i + p + 2,
+        Some(p) => i + p + 1,
+        None => buf.len(),
+    }
+}
+
+/// lopdf's `space` from `i`: whitespace and comments (a comment needs its
+/// end of line). Returns where it ends.
+fn skip_space(buf: &[u8], mut i: usize) -> usize {
+    loop {
+        match buf.get(i) {
+            Some(&c) if is_ws(c) => i += 1,
+            Some(b'%') => {
+                let end = end_of_comment(buf, i);
+                if end == buf.len() && !matches!(buf.last(), Some(b'\r' | b'\n')) {
+                    return i;
+                }
+                i = end;
+            }
+            _ => return i,
+        }
+    }
+}
+
+fn read_uint<T: std::str::FromStr>(buf: &[u8], i: usize) -> Option<(T, usize)> {
+    let digits = buf
+        .get(i..)?
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let value = std::str::from_utf8(buf.get(i..i + digits)?)
+        .ok()?
+        .parse()
+        .ok()?;
+    Some((value, i + digits))
+}
+
+/// Reads an object header ("12 0 obj") at `x` as lopdf does. Returns its id
+/// and where the object after it starts, if it is one, and how many bytes
+/// were read (to be charged: many offsets may point into one long gap).
+fn header_at(buf: &[u8], x: usize) -> (Option<(ObjectId, usize)>, usize) {
+    let i = skip_space(buf, x);
+    let Some((num, i)) = read_uint::<u32>(buf, i) else {
+        return (None, i - x);
+    };
+    let i = skip_space(buf, i);
+    let Some((generation, i)) = read_uint::<u16>(buf, i) else {
+        return (None, i - x);
+    };
+    let i = skip_space(buf, i);
+    if !buf.get(i..).is_some_and(|rest| rest.starts_with(b"obj")) {
+        return (None, i - x);
+    }
+    (Some(((num, generation), i + 3)), i + 3 - x)
+}
+
+/// Parses the object `id` with lopdf's own parser, as if the cross-reference
+/// table held exactly `entries`. Does not decompress anything. Only call it
+/// where a [`Scanner`] has vouched for the nesting depth.
+fn parse_object(
+    buf: &[u8],
+    entries: &[(ObjectId, usize)],
+    id: ObjectId,
+) -> Result<Option<Object>, PdfError> {
+    let mut document = Document::new();
+    for &((num, generation), offset) in entries {
+        let Ok(offset) = u32::try_from(offset) else {
+            return Ok(None);
+        };
+        document
+            .reference_table
+            .insert(num, XrefEntry::Normal { offset, generation });
+    }
+    let reader = Reader {
+        buffer: buf,
+        document,
+        encryption_state: None,
+        raw_objects: BTreeMap::new(),
+    };
+    guarded(|| reader.get_object(id, &mut HashSet::new()).ok())
+}
+
 // ---------------------------------------------------------------------------
-// Step 2: offsets of cross-reference sections and other marks
+// Step 2: where cross-reference sections may be
 
 /// What [`prescan`] found.
 #[derive(Debug, Default)]
@@ -197,10 +289,6 @@ struct Marks {
     xref_offsets: BTreeSet<usize>,
     /// Some name decodes to `Encrypt`.
     encrypt: bool,
-    /// Positions just after `trailer` keywords (at most [`MAX_TRAILERS`]).
-    trailers: Vec<usize>,
-    /// There were more `trailer` keywords than were recorded.
-    trailers_overflow: bool,
 }
 
 /// Reads a name (after its `/`) the way lopdf does: regular bytes, `#hh`
@@ -310,17 +398,10 @@ fn prescan(buf: &[u8]) -> Marks {
                 }
                 i = end;
             }
+            // lopdf looks for the substring, not the keyword.
             b's' if buf[i..].starts_with(b"startxref") => {
                 i += b"startxref".len();
                 expect_offset = true;
-            }
-            b't' if buf[i..].starts_with(b"trailer") => {
-                i += b"trailer".len();
-                if marks.trailers.len() < MAX_TRAILERS {
-                    marks.trailers.push(i);
-                } else {
-                    marks.trailers_overflow = true;
-                }
             }
             _ => i += 1,
         }
@@ -328,38 +409,273 @@ fn prescan(buf: &[u8]) -> Marks {
     marks
 }
 
-/// The position after the comment starting at `i` and its end of line.
-fn end_of_comment(buf: &[u8], i: usize) -> usize {
-    let rest = buf.get(i..).unwrap_or_default();
-    match rest.iter().position(|&c| c == b'\r' || c == b'\n') {
-        Some(p) if rest.get(p..p + 2) == Some(b"\r\n") => i + p + 2,
-        Some(p) => i + p + 1,
-        None => buf.len(),
+// ---------------------------------------------------------------------------
+// Step 3: cross-reference sections
+
+/// Where a parse is started: at `at`, on behalf of the object whose header
+/// starts at `origin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Anchor {
+    at: usize,
+    origin: usize,
+}
+
+/// Everything the cross-reference sections say.
+#[derive(Debug, Default)]
+struct CrossReferences {
+    /// Every entry of every table and stream: object number, generation,
+    /// offset. lopdf reads objects at all of them.
+    entries: Vec<(u32, u16, usize)>,
+    /// Object numbers of the object streams compressed entries point to.
+    containers: BTreeSet<u32>,
+    /// Entries declared by cross-reference streams, all together.
+    stream_entries: u64,
+    /// Dictionaries of cross-reference streams (trailers of encrypted files).
+    stream_dicts: Vec<Dictionary>,
+    /// Where the dictionaries after `trailer` keywords of tables start.
+    trailers: Vec<usize>,
+}
+
+impl CrossReferences {
+    /// The places lopdf parses objects at, sorted: just after the header of
+    /// each object the entries point to.
+    fn object_anchors(&self, buf: &[u8], budget: &mut Budget) -> Result<Vec<Anchor>, PdfError> {
+        let mut offsets: Vec<usize> = self.entries.iter().map(|&(_, _, o)| o).collect();
+        offsets.sort_unstable();
+        offsets.dedup();
+        let mut anchors = Vec::with_capacity(offsets.len());
+        for origin in offsets {
+            let (header, read) = header_at(buf, origin);
+            budget.spend_input(read)?;
+            if let Some((_, at)) = header {
+                anchors.push(Anchor { at, origin });
+            }
+        }
+        anchors.sort_unstable();
+        Ok(anchors)
     }
 }
 
+/// Step 3: reads the cross-reference tables and decompresses (counting) the
+/// cross-reference streams at every offset [`prescan`] found.
+fn read_cross_references(
+    buf: &[u8],
+    marks: &Marks,
+    budget: &mut Budget,
+) -> Result<CrossReferences, PdfError> {
+    let mut xref = CrossReferences::default();
+    // Objects at the offsets (cross-reference streams) and trailer
+    // dictionaries: lopdf parses them, so check their nesting first.
+    let mut anchors = Vec::new();
+    let mut stream_objects = Vec::new();
+    for &x in &marks.xref_offsets {
+        if buf.get(x..).is_some_and(|rest| rest.starts_with(b"xref")) {
+            let trailer = read_xref_table(buf, x, &mut xref.entries);
+            budget.spend_input(trailer.unwrap_or(buf.len()) - x)?;
+            if let Some(t) = trailer {
+                anchors.push(Anchor { at: t, origin: t });
+                xref.trailers.push(t);
+            }
+            continue;
+        }
+        let (header, read) = header_at(buf, x);
+        budget.spend_input(read)?;
+        if let Some((id, at)) = header {
+            anchors.push(Anchor { at, origin: x });
+            stream_objects.push((x, id));
+        }
+    }
+    anchors.sort_unstable();
+    let mut sections = Scanner::file(anchors);
+    sections.scan_file(buf);
+    if sections.too_deep {
+        return Err(too_deep());
+    }
+    for (x, id) in stream_objects {
+        let Some(Object::Stream(stream)) = parse_object(buf, &[(id, x)], id)? else {
+            continue;
+        };
+        let content = stream.content.as_slice();
+        let decoded = if stream.dict.get(b"Filter").is_ok() {
+            let Some(filters) = stream_filters(&stream) else {
+                continue;
+            };
+            decode_stream(
+                content,
+                true,
+                &filters,
+                decode_params(&stream),
+                budget,
+                true,
+                None,
+            )?
+        } else {
+            budget.spend_input(content.len())?;
+            Decoded {
+                data: Some(content.to_vec()),
+                len: content.len(),
+            }
+        };
+        xref_stream_layout(&stream.dict, &decoded, &mut xref)?;
+        if marks.encrypt {
+            xref.stream_dicts.push(stream.dict.clone());
+        }
+    }
+    Ok(xref)
+}
+
+/// Reads the cross-reference table at `x` (which starts with `xref`) like
+/// lopdf, a little more leniently, adding its in-use entries to `entries`.
+/// Returns where the dictionary after its `trailer` keyword starts.
+fn read_xref_table(buf: &[u8], x: usize, entries: &mut Vec<(u32, u16, usize)>) -> Option<usize> {
+    let mut i = x + b"xref".len();
+    loop {
+        i = skip_space(buf, i);
+        if buf.get(i..)?.starts_with(b"trailer") {
+            return Some(i + b"trailer".len());
+        }
+        // A subsection: first object number and count, then its entries
+        // (lopdf numbers them `(start + index) as u32`).
+        let (start, j) = read_uint::<u64>(buf, i)?;
+        let (_count, j) = read_uint::<u32>(buf, skip_space(buf, j))?;
+        i = j;
+        let mut num = (start & 0xffff_ffff) as u32;
+        loop {
+            let k = skip_space(buf, i);
+            let Some((offset, k)) = read_uint::<usize>(buf, k) else {
+                break;
+            };
+            let Some((generation, k)) = read_uint::<u32>(buf, skip_space(buf, k)) else {
+                break;
+            };
+            let k = skip_space(buf, k);
+            let kind = buf.get(k).copied();
+            if !matches!(kind, Some(b'n' | b'f')) || buf.get(k + 1).copied().is_some_and(is_regular)
+            {
+                break;
+            }
+            if kind == Some(b'n') && offset < buf.len() {
+                if let Ok(generation) = u16::try_from(generation) {
+                    entries.push((num, generation, offset));
+                }
+            }
+            num = num.wrapping_add(1);
+            i = k + 1;
+        }
+    }
+}
+
+/// Emulates lopdf's `decode_xref_stream` on decoded data: refuses layouts
+/// that make lopdf allocate absurdly, and collects the entries.
+fn xref_stream_layout(
+    dict: &Dictionary,
+    decoded: &Decoded,
+    xref: &mut CrossReferences,
+) -> Result<(), PdfError> {
+    let int_array = |key: &[u8]| -> Option<Vec<i64>> {
+        dict.get(key)
+            .and_then(Object::as_array)
+            .ok()?
+            .iter()
+            .map(|o| o.as_i64().ok())
+            .collect()
+    };
+    let Ok(size) = dict.get(b"Size").and_then(Object::as_i64) else {
+        return Ok(());
+    };
+    let index = int_array(b"Index").unwrap_or_else(|| vec![0, size]);
+    let Some(widths) = int_array(b"W") else {
+        return Ok(());
+    };
+    let [w0, w1, w2] = match widths.get(..3) {
+        Some(&[a, b, c]) if a >= 0 && b >= 0 && c >= 0 => [a, b, c],
+        _ => return Ok(()),
+    };
+    if [w0, w1, w2].iter().any(|&w| w > MAX_XREF_FIELD_WIDTH) {
+        return Err(PdfError::damaged(
+            "a cross-reference stream declares impossibly wide fields",
+        ));
+    }
+    let sum = u64::try_from(w0 + w1 + w2).unwrap_or(0);
+    let declared = index
+        .chunks_exact(2)
+        .map(|pair| u64::try_from(pair[1].max(0)).unwrap_or(0))
+        .fold(0u64, u64::saturating_add);
+    let data_len = u64::try_from(decoded.len).unwrap_or(u64::MAX);
+    let entries = match data_len.checked_div(sum) {
+        Some(rows) => declared.min(rows + 1),
+        None => declared,
+    };
+    xref.stream_entries = xref.stream_entries.saturating_add(entries);
+    if xref.stream_entries > MAX_XREF_STREAM_ENTRIES {
+        return Err(PdfError::damaged(format!(
+            "its cross-reference streams declare more than {MAX_XREF_STREAM_ENTRIES} objects"
+        )));
+    }
+    let Some(data) = &decoded.data else {
+        return Ok(());
+    };
+    if sum == 0 {
+        return Ok(());
+    }
+    let widths = [w0, w1, w2].map(|w| usize::try_from(w).unwrap_or(0));
+    let mut pos = 0usize;
+    let mut read = |width: usize| -> Option<u32> {
+        let bytes = data.get(pos..pos + width)?;
+        pos += width;
+        Some(bytes.iter().fold(0u32, |v, &b| (v << 8) | u32::from(b)))
+    };
+    for pair in index.chunks_exact(2) {
+        let Ok(start) = u32::try_from(pair[0] & 0xffff_ffff) else {
+            continue;
+        };
+        let mut num = start;
+        for _ in 0..pair[1].max(0) {
+            let kind = if widths[0] == 0 {
+                Some(1)
+            } else {
+                read(widths[0])
+            };
+            let Some(kind) = kind else {
+                return Ok(());
+            };
+            if kind <= 2 {
+                // lopdf reads the other two fields of known entry types only.
+                let (Some(field2), Some(field3)) = (read(widths[1]), read(widths[2])) else {
+                    return Ok(());
+                };
+                if kind == 1 {
+                    let offset = usize::try_from(field2).unwrap_or(usize::MAX);
+                    let generation = u16::try_from(field3 & 0xffff).unwrap_or(0);
+                    xref.entries.push((num, generation, offset));
+                } else if kind == 2 {
+                    xref.containers.insert(field2);
+                }
+            }
+            num = num.wrapping_add(1);
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------
-// Step 3: nesting depth and object stream candidates
+// Nesting depth and object streams: the scanner
 
-/// Sentinel origin: an `obj` keyword whose object header could not be read.
-const UNREADABLE_HEADER: usize = usize::MAX;
-
-/// Object headers a hypothesis may have started at (byte offsets of their
-/// object numbers). Merged hypotheses keep all of them, up to four.
+/// The headers a parse may have started at. Merged parses keep all of them
+/// (up to [`MAX_ORIGINS`]).
 #[derive(Debug, Clone, Copy, Default)]
 struct Origins {
-    at: [usize; 4],
+    at: [usize; MAX_ORIGINS],
     len: u8,
     overflow: bool,
 }
 
 impl Origins {
     fn one(position: usize) -> Self {
-        Origins {
-            at: [position, 0, 0, 0],
-            len: 1,
-            overflow: false,
-        }
+        let mut origins = Origins::default();
+        origins.at[0] = position;
+        origins.len = 1;
+        origins
     }
 
     fn as_slice(&self) -> &[usize] {
@@ -383,9 +699,8 @@ impl Origins {
     }
 }
 
-/// One way lopdf might be parsing the bytes: how deeply nested it is, and
-/// (when scanning the file itself) which object it parses and whether its
-/// dictionary named `/ObjStm`.
+/// One parse lopdf might be making: how deeply nested it is, which objects
+/// it may belong to, and whether its dictionary named `/ObjStm`.
 #[derive(Debug, Clone, Copy, Default)]
 struct Hyp {
     depth: u32,
@@ -402,7 +717,7 @@ impl Hyp {
     }
 }
 
-/// Where in a token a hypothesis outside strings and comments is.
+/// Where in a token a parse outside strings and comments is.
 #[derive(Debug, Clone, Copy)]
 enum Tok {
     /// Between tokens.
@@ -456,25 +771,36 @@ struct Normal {
 struct Candidate {
     /// Where the stream data starts (after `stream` and its end of line).
     content_start: usize,
-    /// The object headers the dictionary may belong to.
+    /// The object headers its dictionary may belong to.
     origins: Origins,
 }
 
-/// A linear-time over-approximation of every parse lopdf could make of some
-/// bytes, started at any offset: all such parses are tracked at once, those
-/// in the same lexical state merged (keeping the deepest nesting), the way a
+/// What the scanner reads.
+#[derive(Debug)]
+enum Mode {
+    /// The file: parses start at the anchors; object streams are noted.
+    File,
+    /// The objects of an object stream: parses start at the offsets its
+    /// index (the first `first` bytes) lists.
+    ObjectStream { first: usize, index: Vec<u8> },
+}
+
+/// A linear-time over-approximation of all the parses lopdf makes of some
+/// bytes: every parse starting at an anchor is followed at once, those in
+/// the same lexical state merged (keeping the deepest nesting), the way a
 /// regular-expression engine runs an NFA. It finds the deepest nesting of
-/// arrays and dictionaries any parse reaches (lopdf's parser recurses once
-/// per level) and, when scanning the file itself, the streams whose
-/// dictionary names `/ObjStm`.
+/// arrays and dictionaries any of them reaches (lopdf's parser recurses once
+/// per level) and, in the file, the streams whose dictionary names `/ObjStm`.
 ///
-/// A parse is dropped as soon as lopdf would certainly fail (an unbalanced
-/// `)` or `]`, a `{`, a keyword lopdf does not know, ...), so random binary
-/// data such as images quickly ends any parse that wandered into it.
+/// A parse is followed until lopdf's would end (`stream`, `endobj`) or
+/// certainly fail (an unbalanced `)` or `]`, a `{`, a word lopdf does not
+/// know, ...); the checks are looser than lopdf, never stricter.
 #[derive(Debug)]
 struct Scanner {
-    /// Track object headers and `/ObjStm` (scanning the file itself).
-    track: bool,
+    mode: Mode,
+    /// Where parses start, sorted, and the next one.
+    anchors: Vec<Anchor>,
+    next_anchor: usize,
     /// Parses outside strings and comments (a handful at most).
     normals: Vec<Normal>,
     spare: Vec<Normal>,
@@ -483,23 +809,25 @@ struct Scanner {
     /// Parses inside a hex string.
     hex: Option<Hyp>,
     /// Parses inside literal strings: all see the same bytes, so their string
-    /// depths differ by constants; each is keyed by `depth - lit_shift`.
+    /// depths differ by constants; each is keyed by its depth minus
+    /// `lit_shift`.
     literal: BTreeMap<i64, Hyp>,
     lit_shift: i64,
     lit_escape: bool,
-    prev_regular: bool,
     /// Offset of the next byte.
     pos: usize,
     /// Some parse nested deeper than [`MAX_NESTING`].
     too_deep: bool,
-    /// Object stream candidates found (when tracking).
+    /// Object stream candidates found (in the file).
     candidates: Vec<Candidate>,
 }
 
 impl Scanner {
-    fn new(track: bool) -> Self {
+    fn new(mode: Mode, anchors: Vec<Anchor>) -> Self {
         Scanner {
-            track,
+            mode,
+            anchors,
+            next_anchor: 0,
             normals: Vec::with_capacity(8),
             spare: Vec::with_capacity(8),
             comment: None,
@@ -507,32 +835,43 @@ impl Scanner {
             literal: BTreeMap::new(),
             lit_shift: 0,
             lit_escape: false,
-            prev_regular: false,
             pos: 0,
             too_deep: false,
             candidates: Vec::new(),
         }
     }
 
-    /// Scans the next `chunk`. `whole` is the whole file when scanning the
-    /// file itself (then `chunk` must be all of it).
-    fn feed(&mut self, chunk: &[u8], whole: Option<&[u8]>) {
-        let mut i = 0;
-        while let Some(&c) = chunk.get(i) {
-            if self.idle() && is_ws(c) {
-                // Whitespace between tokens changes nothing: skip the run.
-                let run = chunk[i..].iter().take_while(|&&b| is_ws(b)).count();
-                self.prev_regular = false;
-                self.pos += run;
-                i += run;
-                continue;
-            }
-            self.step(c, whole);
-            if self.too_deep {
-                return;
-            }
-            i += 1;
-        }
+    /// A scanner for the file, starting parses at `anchors` (sorted).
+    fn file(anchors: Vec<Anchor>) -> Self {
+        Scanner::new(Mode::File, anchors)
+    }
+
+    /// A scanner for the decompressed data of an object stream whose
+    /// dictionary says `/First first`; `None` if lopdf would parse nothing
+    /// in it.
+    fn object_stream(first: Option<usize>) -> Self {
+        let mode = Mode::ObjectStream {
+            first: first.unwrap_or(usize::MAX),
+            index: Vec::new(),
+        };
+        Scanner::new(mode, Vec::new())
+    }
+
+    /// Scans the whole file.
+    fn scan_file(&mut self, buf: &[u8]) {
+        self.run(buf, Some(buf));
+    }
+
+    /// Scans the next piece of an object stream's data.
+    fn feed(&mut self, chunk: &[u8]) {
+        self.run(chunk, None);
+    }
+
+    fn alive(&self) -> bool {
+        !self.normals.is_empty()
+            || self.comment.is_some()
+            || self.hex.is_some()
+            || !self.literal.is_empty()
     }
 
     /// Only one parse, between tokens: whitespace leaves everything as is.
@@ -549,15 +888,85 @@ impl Scanner {
             )
     }
 
+    /// `chunk` continues the data at `self.pos`; `whole` is the whole file
+    /// when scanning the file (then `chunk` is all of it).
+    fn run(&mut self, chunk: &[u8], whole: Option<&[u8]>) {
+        let base = self.pos;
+        let end = base + chunk.len();
+        if let Mode::ObjectStream { first, index } = &mut self.mode {
+            if self.pos < *first {
+                let take = (*first - self.pos).min(chunk.len());
+                index.extend_from_slice(&chunk[..take]);
+                self.pos += take;
+                if self.pos == *first {
+                    let first = *first;
+                    self.anchors = object_stream_anchors(index, first);
+                }
+            }
+        }
+        while self.pos < end {
+            if !self.alive() {
+                // Nothing to follow until the next anchor.
+                match self.anchors.get(self.next_anchor) {
+                    Some(a) if a.at < end => self.pos = self.pos.max(a.at),
+                    _ => {
+                        self.pos = end;
+                        break;
+                    }
+                }
+            }
+            let Some(&c) = chunk.get(self.pos - base) else {
+                break;
+            };
+            if is_ws(c)
+                && self.idle()
+                && self
+                    .anchors
+                    .get(self.next_anchor)
+                    .is_none_or(|a| a.at > self.pos)
+            {
+                // Whitespace between tokens changes nothing: skip the run.
+                let limit = self
+                    .anchors
+                    .get(self.next_anchor)
+                    .map_or(end, |a| a.at.min(end));
+                while self.pos < limit && chunk.get(self.pos - base).copied().is_some_and(is_ws) {
+                    self.pos += 1;
+                }
+                continue;
+            }
+            self.step(c, whole);
+            if self.too_deep {
+                return;
+            }
+        }
+    }
+
     fn step(&mut self, c: u8, whole: Option<&[u8]>) {
         let p = self.pos;
-        // A parse may start at any token boundary.
-        let mid_word = self.prev_regular && is_regular(c);
-        if !mid_word && !self.normals.iter().any(|n| matches!(n.tok, Tok::Between)) {
-            self.normals.push(Normal {
-                hyp: Hyp::default(),
-                tok: Tok::Between,
-            });
+        while let Some(anchor) = self.anchors.get(self.next_anchor).copied() {
+            if anchor.at > p {
+                break;
+            }
+            self.next_anchor += 1;
+            if anchor.at == p {
+                let hyp = Hyp {
+                    depth: 0,
+                    objstm: false,
+                    origins: Origins::one(anchor.origin),
+                };
+                match self
+                    .normals
+                    .iter_mut()
+                    .find(|n| matches!(n.tok, Tok::Between))
+                {
+                    Some(n) => n.hyp.merge(&hyp),
+                    None => self.normals.push(Normal {
+                        hyp,
+                        tok: Tok::Between,
+                    }),
+                }
+            }
         }
         let mut next = std::mem::take(&mut self.spare);
         next.clear();
@@ -626,7 +1035,6 @@ impl Scanner {
         self.spare = normals;
         merge_normals(&mut next);
         self.normals = next;
-        self.prev_regular = is_regular(c);
         self.pos += 1;
     }
 
@@ -674,58 +1082,7 @@ impl Scanner {
                 mut long,
                 escape,
             } => {
-                if is_regular(c) {
-                    let decoded = match (escape, c) {
-                        (NameEscape::None, b'#') => {
-                            next.push(Normal {
-                                hyp,
-                                tok: Tok::Name {
-                                    buf,
-                                    len,
-                                    long,
-                                    escape: NameEscape::Hash,
-                                },
-                            });
-                            return;
-                        }
-                        (NameEscape::None, c) => c,
-                        (NameEscape::Hash, c) => match hex_value(c) {
-                            Some(h) => {
-                                next.push(Normal {
-                                    hyp,
-                                    tok: Tok::Name {
-                                        buf,
-                                        len,
-                                        long,
-                                        escape: NameEscape::HashDigit(h),
-                                    },
-                                });
-                                return;
-                            }
-                            None => return,
-                        },
-                        (NameEscape::HashDigit(h), c) => match hex_value(c) {
-                            Some(l) => (h << 4) | l,
-                            None => return,
-                        },
-                    };
-                    match buf.get_mut(usize::from(len)) {
-                        Some(slot) => {
-                            *slot = decoded;
-                            len += 1;
-                        }
-                        None => long = true,
-                    }
-                    next.push(Normal {
-                        hyp,
-                        tok: Tok::Name {
-                            buf,
-                            len,
-                            long,
-                            escape: NameEscape::None,
-                        },
-                    });
-                } else {
+                if !is_regular(c) {
                     if !matches!(escape, NameEscape::None) {
                         // A '#' without two hex digits: lopdf fails.
                         return;
@@ -734,7 +1091,38 @@ impl Scanner {
                         hyp.objstm = true;
                     }
                     self.between(hyp, c, next);
+                    return;
                 }
+                let (escape, decoded) = match (escape, c) {
+                    (NameEscape::None, b'#') => (NameEscape::Hash, None),
+                    (NameEscape::None, c) => (NameEscape::None, Some(c)),
+                    (NameEscape::Hash, c) => match hex_value(c) {
+                        Some(h) => (NameEscape::HashDigit(h), None),
+                        None => return,
+                    },
+                    (NameEscape::HashDigit(h), c) => match hex_value(c) {
+                        Some(l) => (NameEscape::None, Some((h << 4) | l)),
+                        None => return,
+                    },
+                };
+                if let Some(byte) = decoded {
+                    match buf.get_mut(usize::from(len)) {
+                        Some(slot) => {
+                            *slot = byte;
+                            len += 1;
+                        }
+                        None => long = true,
+                    }
+                }
+                next.push(Normal {
+                    hyp,
+                    tok: Tok::Name {
+                        buf,
+                        len,
+                        long,
+                        escape,
+                    },
+                });
             }
             Tok::Word {
                 mut buf,
@@ -758,7 +1146,7 @@ impl Scanner {
         }
     }
 
-    /// A hypothesis between tokens reads `c`.
+    /// A parse between tokens reads `c`.
     fn between(&mut self, mut hyp: Hyp, c: u8, next: &mut Vec<Normal>) {
         let tok = match c {
             c if is_ws(c) => Tok::Between,
@@ -830,8 +1218,8 @@ impl Scanner {
     }
 
     /// A word of `len` bytes (the first 16 in `buf`) ended just before `end`.
-    /// Returns the hypothesis to continue with, or `None` if lopdf's parse
-    /// ends (successfully or not) with this word.
+    /// Returns the parse to continue with, or `None` if lopdf's parse ends
+    /// (successfully or not) with this word.
     fn end_word(
         &mut self,
         hyp: Hyp,
@@ -850,7 +1238,7 @@ impl Scanner {
         };
         match word {
             b"stream" => {
-                if let (true, true, Some(whole)) = (self.track, hyp.objstm, whole) {
+                if let (true, Mode::File, Some(whole)) = (hyp.objstm, &self.mode, whole) {
                     if let Some(content_start) = stream_data_start(whole, end) {
                         self.candidates.push(Candidate {
                             content_start,
@@ -860,28 +1248,35 @@ impl Scanner {
                 }
                 None
             }
+            // The end of the object, or a header where lopdf expects a value.
             b"endobj" => None,
-            w if w.ends_with(b"obj") && w[..w.len() - 3].iter().all(u8::is_ascii_digit) => {
-                // An object header ("12 0 obj", possibly "12 0obj"): a new
-                // object starts here.
-                if !self.track {
-                    return None;
-                }
-                let origin = whole
-                    .and_then(|b| header_before(b, end - 3))
-                    .map_or(UNREADABLE_HEADER, |(start, _)| start);
-                Some(Hyp {
-                    depth: 0,
-                    objstm: false,
-                    origins: Origins::one(origin),
-                })
-            }
+            w if w.ends_with(b"obj") => None,
             _ => Some(hyp),
         }
     }
 }
 
-/// Merges hypotheses in the same token state (there are only a few).
+/// The offsets an object stream's index lists (lopdf reads a pair of
+/// numbers per object: its number and its offset after `first`).
+fn object_stream_anchors(index: &[u8], first: usize) -> Vec<Anchor> {
+    let Ok(text) = std::str::from_utf8(index) else {
+        return Vec::new();
+    };
+    let numbers: Vec<Option<u32>> = text.split_whitespace().map(|n| n.parse().ok()).collect();
+    let mut anchors: Vec<Anchor> = numbers
+        .chunks_exact(2)
+        .filter_map(|pair| {
+            pair[0]?;
+            let at = first.checked_add(usize::try_from(pair[1]?).ok()?)?;
+            Some(Anchor { at, origin: at })
+        })
+        .collect();
+    anchors.sort_unstable();
+    anchors.dedup();
+    anchors
+}
+
+/// Merges parses in the same token state (there are only a few).
 fn merge_normals(list: &mut Vec<Normal>) {
     let mut i = 0;
     while i < list.len() {
@@ -917,160 +1312,8 @@ fn stream_data_start(buf: &[u8], after: usize) -> Option<usize> {
     }
 }
 
-/// Reads the object header ending with the `obj` keyword at `obj_pos`
-/// backwards ("12 0 obj"): returns where its object number starts and its id.
-fn header_before(buf: &[u8], obj_pos: usize) -> Option<(usize, ObjectId)> {
-    const GAP: usize = 256;
-    let mut j = obj_pos;
-    let floor = obj_pos.saturating_sub(GAP);
-    while j > floor && buf.get(j - 1).copied().is_some_and(is_ws) {
-        j -= 1;
-    }
-    let gen_end = j;
-    while j > 0 && buf.get(j - 1).is_some_and(u8::is_ascii_digit) && gen_end - j < 6 {
-        j -= 1;
-    }
-    let gen_start = j;
-    let floor = j.saturating_sub(GAP);
-    while j > floor && buf.get(j - 1).copied().is_some_and(is_ws) {
-        j -= 1;
-    }
-    let num_end = j;
-    while j > 0 && buf.get(j - 1).is_some_and(u8::is_ascii_digit) && num_end - j < 11 {
-        j -= 1;
-    }
-    if gen_start == gen_end || num_end == gen_start || j == num_end {
-        return None;
-    }
-    if j > 0 && buf.get(j - 1).is_some_and(u8::is_ascii_digit) {
-        return None;
-    }
-    let num: u32 = std::str::from_utf8(buf.get(j..num_end)?)
-        .ok()?
-        .parse()
-        .ok()?;
-    let generation: u16 = std::str::from_utf8(buf.get(gen_start..gen_end)?)
-        .ok()?
-        .parse()
-        .ok()?;
-    Some((j, (num, generation)))
-}
-
-/// lopdf's `space`: whitespace and comments (a comment needs its end of
-/// line). Returns where it ends, or `Err` if it is longer than `limit`.
-fn skip_space(buf: &[u8], mut i: usize, limit: usize) -> Result<usize, ()> {
-    let start = i;
-    loop {
-        if i - start > limit {
-            return Err(());
-        }
-        match buf.get(i) {
-            Some(&c) if is_ws(c) => i += 1,
-            Some(b'%') => {
-                let end = end_of_comment(buf, i);
-                if end == buf.len() && !matches!(buf.last(), Some(b'\r' | b'\n')) {
-                    return Ok(i);
-                }
-                i = end;
-            }
-            _ => return Ok(i),
-        }
-    }
-}
-
-fn read_uint<T: std::str::FromStr>(buf: &[u8], i: usize) -> Option<(T, usize)> {
-    let digits = buf
-        .get(i..)?
-        .iter()
-        .take_while(|c| c.is_ascii_digit())
-        .count();
-    let value = std::str::from_utf8(buf.get(i..i + digits)?)
-        .ok()?
-        .parse()
-        .ok()?;
-    Some((value, i + digits))
-}
-
-/// Reads an object header at `x` forwards, as lopdf does at a
-/// cross-reference offset. Returns its id (if it is one) and how many bytes
-/// were read; `Err` if the gaps are unreasonably long.
-fn header_at(buf: &[u8], x: usize) -> Result<(Option<ObjectId>, usize), ()> {
-    let i = skip_space(buf, x, MAX_HEADER_GAP)?;
-    let Some((num, i)) = read_uint::<u32>(buf, i) else {
-        return Ok((None, i - x));
-    };
-    let i = skip_space(buf, i, MAX_HEADER_GAP)?;
-    let Some((generation, i)) = read_uint::<u16>(buf, i) else {
-        return Ok((None, i - x));
-    };
-    let i = skip_space(buf, i, MAX_HEADER_GAP)?;
-    let id = buf
-        .get(i..)
-        .is_some_and(|rest| rest.starts_with(b"obj"))
-        .then_some((num, generation));
-    Ok((id, i - x))
-}
-
-/// Every object header in the file for the wanted ids: where their object
-/// numbers start. Errs when an id is defined suspiciously often.
-fn scan_headers(
-    buf: &[u8],
-    wanted: &HashSet<ObjectId>,
-) -> Result<HashMap<ObjectId, Vec<usize>>, PdfError> {
-    let mut found: HashMap<ObjectId, Vec<usize>> = HashMap::new();
-    if wanted.is_empty() {
-        return Ok(found);
-    }
-    let mut from = 0;
-    while let Some(k) = buf.get(from..).and_then(|rest| find_subslice(rest, b"obj")) {
-        let pos = from + k;
-        from = pos + 3;
-        if buf.get(from).copied().is_some_and(is_regular) {
-            continue;
-        }
-        if let Some((start, id)) = header_before(buf, pos) {
-            if wanted.contains(&id) {
-                let list = found.entry(id).or_default();
-                list.push(start);
-                if list.len() > MAX_DEFINITIONS {
-                    return Err(unverifiable(
-                        "an object of its encrypted object streams is defined too many times",
-                    ));
-                }
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// Parses the object `id` with lopdf's own parser, as if the cross-reference
-/// table held exactly `entries`. Does not decompress anything. Only safe
-/// after the [`Scanner`] has vouched for the nesting depth of `buf`.
-fn parse_object(
-    buf: &[u8],
-    entries: &[(ObjectId, usize)],
-    id: ObjectId,
-) -> Result<Option<Object>, PdfError> {
-    let mut document = Document::new();
-    for &((num, generation), offset) in entries {
-        let Ok(offset) = u32::try_from(offset) else {
-            return Ok(None);
-        };
-        document
-            .reference_table
-            .insert(num, XrefEntry::Normal { offset, generation });
-    }
-    let reader = Reader {
-        buffer: buf,
-        document,
-        encryption_state: None,
-        raw_objects: BTreeMap::new(),
-    };
-    guarded(|| reader.get_object(id, &mut HashSet::new()).ok())
-}
-
 // ---------------------------------------------------------------------------
-// Step 4: decompression against a budget
+// Decompression against a budget
 
 /// The decompression allowance shared by every stream of one file.
 #[derive(Debug)]
@@ -1137,7 +1380,7 @@ impl Sink<'_> {
             keep.extend_from_slice(data);
         }
         if let Some(nest) = &mut self.nest {
-            nest.feed(data, None);
+            nest.feed(data);
             if nest.too_deep {
                 return Err(too_deep());
             }
@@ -1491,7 +1734,7 @@ fn decode_stream(
 }
 
 fn check_nesting(nest: &mut Scanner, data: &[u8]) -> Result<(), PdfError> {
-    nest.feed(data, None);
+    nest.feed(data);
     if nest.too_deep {
         Err(too_deep())
     } else {
@@ -1517,165 +1760,7 @@ fn decode_params(stream: &Stream) -> Option<&Dictionary> {
 }
 
 // ---------------------------------------------------------------------------
-// Step 4a: cross-reference streams
-
-/// What the cross-reference streams revealed.
-#[derive(Debug, Default)]
-struct XrefFacts {
-    /// Their dictionaries (candidate trailers of an encrypted file).
-    dicts: Vec<Dictionary>,
-    /// Object numbers of the object streams holding compressed objects.
-    containers: BTreeSet<u32>,
-    /// Entries lopdf would insert, all streams together.
-    entries: u64,
-}
-
-/// Decompresses (counting) every stream lopdf could read as a
-/// cross-reference stream, and checks the layout lopdf would allocate for.
-fn check_xref_streams(
-    buf: &[u8],
-    marks: &Marks,
-    budget: &mut Budget,
-) -> Result<XrefFacts, PdfError> {
-    let mut facts = XrefFacts::default();
-    for &x in &marks.xref_offsets {
-        // Reading the headers is charged as input too: the offsets could all
-        // point into one long run of whitespace.
-        let id = match header_at(buf, x) {
-            Ok((id, read)) => {
-                budget.spend_input(read)?;
-                match id {
-                    Some(id) => id,
-                    None => continue,
-                }
-            }
-            Err(()) => {
-                return Err(unverifiable(
-                    "its cross-reference data is padded beyond reason",
-                ));
-            }
-        };
-        let Some(Object::Stream(stream)) = parse_object(buf, &[(id, x)], id)? else {
-            continue;
-        };
-        let content = stream.content.as_slice();
-        let decoded = if stream.dict.get(b"Filter").is_ok() {
-            let Some(filters) = stream_filters(&stream) else {
-                continue;
-            };
-            decode_stream(
-                content,
-                true,
-                &filters,
-                decode_params(&stream),
-                budget,
-                marks.encrypt,
-                None,
-            )?
-        } else {
-            budget.spend_input(content.len())?;
-            Decoded {
-                data: marks.encrypt.then(|| content.to_vec()),
-                len: content.len(),
-            }
-        };
-        xref_stream_layout(&stream.dict, &decoded, &mut facts)?;
-        if marks.encrypt {
-            facts.dicts.push(stream.dict.clone());
-        }
-    }
-    Ok(facts)
-}
-
-/// Emulates lopdf's `decode_xref_stream` on the decoded data: refuses
-/// layouts that make lopdf allocate absurdly, and collects the object streams
-/// compressed entries point to.
-fn xref_stream_layout(
-    dict: &Dictionary,
-    decoded: &Decoded,
-    facts: &mut XrefFacts,
-) -> Result<(), PdfError> {
-    let int_array = |key: &[u8]| -> Option<Vec<i64>> {
-        dict.get(key)
-            .and_then(Object::as_array)
-            .ok()?
-            .iter()
-            .map(|o| o.as_i64().ok())
-            .collect()
-    };
-    let Ok(size) = dict.get(b"Size").and_then(Object::as_i64) else {
-        return Ok(());
-    };
-    let index = int_array(b"Index").unwrap_or_else(|| vec![0, size]);
-    let Some(widths) = int_array(b"W") else {
-        return Ok(());
-    };
-    let [w0, w1, w2] = match widths.get(..3) {
-        Some(&[a, b, c]) if a >= 0 && b >= 0 && c >= 0 => [a, b, c],
-        _ => return Ok(()),
-    };
-    if [w0, w1, w2].iter().any(|&w| w > MAX_XREF_FIELD_WIDTH) {
-        return Err(PdfError::damaged(
-            "a cross-reference stream declares impossibly wide fields",
-        ));
-    }
-    let sum = u64::try_from(w0 + w1 + w2).unwrap_or(0);
-    let declared = index
-        .chunks_exact(2)
-        .map(|pair| u64::try_from(pair[1].max(0)).unwrap_or(0))
-        .fold(0u64, u64::saturating_add);
-    let data_len = u64::try_from(decoded.len).unwrap_or(u64::MAX);
-    let entries = match data_len.checked_div(sum) {
-        Some(rows) => declared.min(rows + 1),
-        None => declared,
-    };
-    facts.entries = facts.entries.saturating_add(entries);
-    if facts.entries > MAX_XREF_STREAM_ENTRIES {
-        return Err(PdfError::damaged(format!(
-            "its cross-reference streams declare more than {MAX_XREF_STREAM_ENTRIES} objects"
-        )));
-    }
-    let Some(data) = &decoded.data else {
-        return Ok(());
-    };
-    if w0 == 0 {
-        // Every entry is an ordinary object.
-        return Ok(());
-    }
-    let widths = [w0, w1, w2].map(|w| usize::try_from(w).unwrap_or(0));
-    let mut pos = 0usize;
-    let mut read = |width: usize| -> Option<u32> {
-        let bytes = data.get(pos..pos + width)?;
-        pos += width;
-        Some(bytes.iter().fold(0u32, |v, &b| (v << 8) | u32::from(b)))
-    };
-    for pair in index.chunks_exact(2) {
-        for _ in 0..pair[1].max(0) {
-            let Some(kind) = read(widths[0]) else {
-                return Ok(());
-            };
-            match kind {
-                0 | 1 if read(widths[1]).is_none() || read(widths[2]).is_none() => {
-                    return Ok(());
-                }
-                2 => {
-                    let Some(container) = read(widths[1]) else {
-                        return Ok(());
-                    };
-                    if read(widths[2]).is_none() {
-                        return Ok(());
-                    }
-                    facts.containers.insert(container);
-                }
-                _ => {}
-            }
-        }
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------
-// Step 4b: object streams
+// Step 5: object streams
 
 /// Decompresses (counting, and checking nesting) every object stream the
 /// scanner found, with the dictionary lopdf parses for it.
@@ -1689,23 +1774,23 @@ fn check_object_streams(
     let mut done: HashSet<usize> = HashSet::new();
     let mut done_at: HashSet<(usize, usize)> = HashSet::new();
     for candidate in candidates {
-        if candidate.origins.overflow || candidate.origins.as_slice().contains(&UNREADABLE_HEADER) {
+        if candidate.origins.overflow {
             return Err(unverifiable(
-                "one of its object streams is declared in an unreadable way",
+                "one of its object streams is listed in too many places",
             ));
         }
         for &origin in candidate.origins.as_slice() {
             if done.contains(&origin) || done_at.contains(&(origin, candidate.content_start)) {
                 continue;
             }
-            let Ok((Some(id), _)) = header_at(buf, origin) else {
+            let (Some((id, _)), _) = header_at(buf, origin) else {
                 continue;
             };
             let Some(Object::Stream(stream)) = parse_object(buf, &[(id, origin)], id)? else {
                 done.insert(origin);
                 continue;
             };
-            // An indirect /Length lopdf resolves with its full table; here it
+            // lopdf resolves an indirect /Length with its full table; here it
             // stays unresolved, so take everything up to the end of the file.
             let (content, exact) = if stream.start_position.is_some() {
                 done_at.insert((origin, candidate.content_start));
@@ -1723,7 +1808,7 @@ fn check_object_streams(
             let Some(filters) = stream_filters(&stream) else {
                 continue;
             };
-            let mut nest = Scanner::new(false);
+            let mut nest = Scanner::object_stream(object_stream_first(&stream));
             decode_stream(
                 content,
                 exact,
@@ -1738,8 +1823,11 @@ fn check_object_streams(
     Ok(())
 }
 
-// ---------------------------------------------------------------------------
-// Step 5: object streams of encrypted files
+/// An object stream's `/First`, as lopdf reads it.
+fn object_stream_first(stream: &Stream) -> Option<usize> {
+    let first = stream.dict.get(b"First").and_then(Object::as_i64).ok()?;
+    usize::try_from(first).ok()
+}
 
 /// lopdf decrypts the object streams of an encrypted file (any stream that
 /// compressed entries point to, whatever its /Type) and then decompresses
@@ -1748,13 +1836,12 @@ fn check_object_streams(
 /// code and decompress the result against the budget.
 fn check_encrypted_containers(
     buf: &[u8],
-    marks: &Marks,
-    xrefs: &XrefFacts,
+    xref: &CrossReferences,
     budget: &mut Budget,
 ) -> Result<(), PdfError> {
-    let mut trailers: Vec<Dictionary> = xrefs.dicts.clone();
-    let mut unknown_trailer = marks.trailers_overflow;
-    for &pos in &marks.trailers {
+    let mut trailers: Vec<Dictionary> = xref.stream_dicts.clone();
+    let mut unknown_trailer = false;
+    for &pos in &xref.trailers {
         match parse_trailer(buf, pos)? {
             Some(dict) => trailers.push(dict),
             None => unknown_trailer = true,
@@ -1764,35 +1851,41 @@ fn check_encrypted_containers(
     if !claims_encryption && !unknown_trailer {
         return Ok(());
     }
-    let encrypt_refs: BTreeSet<ObjectId> = trailers
-        .iter()
-        .filter_map(|t| t.get(b"Encrypt").and_then(Object::as_reference).ok())
-        .collect();
-    let mut wanted: HashSet<ObjectId> = encrypt_refs.iter().copied().collect();
-    wanted.extend(xrefs.containers.iter().map(|&c| (c, 0)));
-    let headers = scan_headers(buf, &wanted)?;
+    let mut offsets: BTreeMap<u32, Vec<(u16, usize)>> = BTreeMap::new();
+    for &(num, generation, offset) in &xref.entries {
+        offsets.entry(num).or_default().push((generation, offset));
+    }
+    let places = |(num, generation): ObjectId| -> Vec<usize> {
+        offsets
+            .get(&num)
+            .map(|list| {
+                list.iter()
+                    .filter(|&&(g, _)| g == generation)
+                    .map(|&(_, o)| o)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
 
     let mut states: Vec<EncryptionState> = Vec::new();
-    for &r in &encrypt_refs {
-        for &pos in headers.get(&r).map(Vec::as_slice).unwrap_or_default() {
+    for trailer in &trailers {
+        let Ok(r) = trailer.get(b"Encrypt").and_then(Object::as_reference) else {
+            continue;
+        };
+        for pos in places(r) {
             let Some(Object::Dictionary(encrypt)) = parse_object(buf, &[(r, pos)], r)? else {
                 continue;
             };
-            for trailer in &trailers {
-                if trailer.get(b"Encrypt").and_then(Object::as_reference).ok() != Some(r) {
-                    continue;
-                }
-                let state = guarded(|| {
-                    let mut document = Document::new();
-                    document.trailer = trailer.clone();
-                    document
-                        .objects
-                        .insert(r, Object::Dictionary(encrypt.clone()));
-                    document.authenticate_password("").ok()?;
-                    EncryptionState::decode(&document, "").ok()
-                })?;
-                states.extend(state);
-            }
+            let state = guarded(|| {
+                let mut document = Document::new();
+                document.trailer = trailer.clone();
+                document
+                    .objects
+                    .insert(r, Object::Dictionary(encrypt.clone()));
+                document.authenticate_password("").ok()?;
+                EncryptionState::decode(&document, "").ok()
+            })?;
+            states.extend(state);
         }
     }
     if states.is_empty() {
@@ -1810,30 +1903,26 @@ fn check_encrypted_containers(
 
     // The object streams, with their data exactly as lopdf reads it.
     let mut streams: Vec<(ObjectId, Stream)> = Vec::new();
-    let mut lengths: Vec<(ObjectId, usize, ObjectId)> = Vec::new();
-    for &c in &xrefs.containers {
+    for &c in &xref.containers {
         let id = (c, 0);
-        for &pos in headers.get(&id).map(Vec::as_slice).unwrap_or_default() {
+        for pos in places(id) {
             let Some(Object::Stream(stream)) = parse_object(buf, &[(id, pos)], id)? else {
                 continue;
             };
             if stream.start_position.is_none() {
                 streams.push((id, stream));
-            } else if let Ok(length) = stream.dict.get(b"Length").and_then(Object::as_reference) {
-                lengths.push((id, pos, length));
+                continue;
             }
-        }
-    }
-    if !lengths.is_empty() {
-        let wanted: HashSet<ObjectId> = lengths.iter().map(|&(_, _, l)| l).collect();
-        let length_headers = scan_headers(buf, &wanted)?;
-        for (id, pos, length) in lengths {
-            let Some(places) = length_headers.get(&length) else {
+            let Ok(length) = stream.dict.get(b"Length").and_then(Object::as_reference) else {
+                continue;
+            };
+            let length_places = places(length);
+            if length_places.is_empty() {
                 return Err(unverifiable(
                     "the length of one of its encrypted object streams cannot be found",
                 ));
-            };
-            for &lpos in places {
+            }
+            for lpos in length_places {
                 if let Some(Object::Stream(stream)) =
                     parse_object(buf, &[(id, pos), (length, lpos)], id)?
                 {
@@ -1860,7 +1949,7 @@ fn check_encrypted_containers(
             let Some(filters) = stream_filters(&variant) else {
                 continue;
             };
-            let mut nest = Scanner::new(false);
+            let mut nest = Scanner::object_stream(object_stream_first(&variant));
             decode_stream(
                 &variant.content,
                 true,
@@ -1877,8 +1966,7 @@ fn check_encrypted_containers(
 
 /// Parses the dictionary after a `trailer` keyword with lopdf's parser.
 fn parse_trailer(buf: &[u8], pos: usize) -> Result<Option<Dictionary>, PdfError> {
-    const WINDOW: usize = 64 * 1024;
-    let end = buf.len().min(pos.saturating_add(WINDOW));
+    let end = buf.len().min(pos.saturating_add(TRAILER_WINDOW));
     let mut wrapped = b"1 0 obj\n".to_vec();
     wrapped.extend_from_slice(buf.get(pos..end).unwrap_or_default());
     match parse_object(&wrapped, &[((1, 0), 0)], (1, 0))? {
@@ -1934,6 +2022,7 @@ mod tests {
     use super::*;
     use flate2::Compression;
     use flate2::write::{DeflateEncoder, ZlibEncoder};
+    use std::collections::HashMap;
     use std::io::Write;
 
     const MIB: usize = 1024 * 1024;
@@ -2260,9 +2349,20 @@ mod tests {
         classic_pdf("1.5", &objects, "")
     }
 
+    /// How long lopdf's copy of object `num` ends up when it loads the file
+    /// (object streams are left decompressed).
+    fn lopdf_inflated_len(bytes: &[u8], num: u32) -> usize {
+        let doc = Document::load_mem(bytes).expect("lopdf loads it");
+        match doc.get_object((num, 0)) {
+            Ok(Object::Stream(s)) => s.content.len(),
+            other => panic!("object {num}: {other:?}"),
+        }
+    }
+
     #[test]
     fn an_object_stream_bomb_hits_the_decompression_limit() {
         let bytes = pdf_with_objstm("", &zlib_spaces(10 * MIB));
+        assert_eq!(lopdf_inflated_len(&bytes, 4), 10 * MIB, "lopdf inflates it");
         assert!(
             bytes.len() < 100 * 1024,
             "the bomb is small: {}",
@@ -2322,11 +2422,20 @@ mod tests {
         };
         for dict in [
             "/Type /Obj#53tm /Filter /Flate#44ecode /N 0 /First 0",
-            "/Type /ObjStm /X (stream 5 0 obj endobj \\) ( [[[) /Filter /FlateDecode /N 0 /First 0",
+            "/Type /ObjStm /X (stream 5 0 obj endobj \\) \\( [[[ (nested)) /Filter /FlateDecode /N 0 /First 0",
             "/Type %comment /Filter\n/ObjStm /Filter [/FlateDecode] /N 0 /First 0",
             "/Filter /FlateDecode /N 0 /First 0 /Type /ObjStm /DecodeParms << /Filter /LZWDecode >>",
         ] {
-            expect_decompression_limit(inspect(&hidden(dict), &limits(MIB)), MIB);
+            let bytes = hidden(dict);
+            assert_eq!(
+                lopdf_inflated_len(&bytes, 4),
+                10 * MIB,
+                "{dict}: lopdf inflates it"
+            );
+            match inspect(&bytes, &limits(MIB)) {
+                Err(PdfError::DecompressionLimit { limit }) => assert_eq!(limit, MIB),
+                other => panic!("{dict}: expected DecompressionLimit, got {other:?}"),
+            }
         }
         let mut untyped = b"%PDF-1.5\n".to_vec();
         let offset = untyped.len();
@@ -2398,6 +2507,8 @@ mod tests {
                     choose(next.min(4095))
                 };
                 let Some(code) = code else { break };
+                // Clear and end-of-data codes only where intended.
+                let code = if code == 256 || code == 257 { 0 } else { code };
                 bits.put(code, size);
                 if !first && next < 4096 {
                     if next + 2 >= (1 << size) && size < 12 {
@@ -2519,6 +2630,36 @@ mod tests {
                 .pages,
             1
         );
+    }
+
+    #[test]
+    fn deep_nesting_in_trailers_and_cross_reference_streams_is_refused() {
+        let deep = format!("/Deep {}", nested(100_000));
+        let reason = expect_broken(inspect_default(&classic_pdf(
+            "1.7",
+            &page_objects(1),
+            &deep,
+        )));
+        assert!(reason.contains("nested more than 256 levels"), "{reason}");
+        let reason = expect_broken(inspect_default(&xref_stream_pdf(
+            &format!("/Type /XRef /Size 2 /W [1 2 1] {deep}"),
+            &[0; 8],
+        )));
+        assert!(reason.contains("nested more than 256 levels"), "{reason}");
+    }
+
+    #[test]
+    fn brackets_in_raw_stream_data_do_not_count_as_nesting() {
+        // E.g. an uncompressed grey image whose pixels are 0x5B, '['.
+        let mut objects = page_objects(1);
+        let pixels = vec![b'['; 100_000];
+        objects.push(stream_body(
+            "/Type /XObject /Subtype /Image /Width 1000 /Height 100 /ColorSpace /DeviceGray /BitsPerComponent 8",
+            &pixels,
+        ));
+        objects.push(stream_body("", "<<".repeat(50_000).as_bytes()));
+        let info = inspect_default(&classic_pdf("1.7", &objects, "")).expect("valid");
+        assert_eq!(info.pages, 1);
     }
 
     #[test]

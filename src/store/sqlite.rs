@@ -101,6 +101,13 @@ fn connect_options(path: &Path) -> SqliteConnectOptions {
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(30))
         .foreign_keys(true)
+        // Checkpoint less often: pages rewritten by many commits (the tails of
+        // the per-stream index) are then copied into the database file once.
+        .pragma("wal_autocheckpoint", "10000")
+        .pragma("cache_size", "-65536")
+        // Batches of every size up to MAX_BATCH_REQUESTS prepare their own
+        // INSERT and SELECT statements; keep them all prepared.
+        .statement_cache_capacity(2048)
 }
 
 impl SqliteStore {

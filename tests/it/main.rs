@@ -5,4 +5,5 @@ mod crash;
 mod helpers;
 mod journey;
 mod rebuild;
+mod schemas;
 mod store;
