@@ -25,6 +25,8 @@ struct Cached {
     doc: Document,
     version: u64,
     updated_at: jiff::Timestamp,
+    /// The document has rows in the projections from an earlier batch.
+    in_db: bool,
 }
 
 struct TrailRow {
@@ -144,8 +146,14 @@ impl Projector {
             if let Some(id) = DocumentId::from_stream(&e.stream) {
                 let event = DocumentEvent::decode(&e.event_type, e.schema_version, &e.payload)
                     .map_err(|err| fail(err.to_string()))?;
-                let prev_doc = match cache.remove(&id) {
-                    Some(c) => Some(c.doc),
+                let creates = matches!(
+                    event,
+                    DocumentEvent::Received { .. } | DocumentEvent::Drafted { .. }
+                );
+                let (prev_doc, in_db) = match cache.remove(&id) {
+                    Some(c) => (Some(c.doc), c.in_db),
+                    // A document's first event needs no earlier state.
+                    None if creates => (None, false),
                     None => {
                         let stored: Option<String> =
                             sqlx::query_scalar("SELECT state FROM documents WHERE id = ?")
@@ -153,11 +161,14 @@ impl Projector {
                                 .fetch_optional(&mut *tx)
                                 .await?;
                         match stored {
-                            Some(state) => Some(
-                                serde_json::from_str::<Document>(&state)
-                                    .map_err(|err| fail(format!("stored state: {err}")))?,
+                            Some(state) => (
+                                Some(
+                                    serde_json::from_str::<Document>(&state)
+                                        .map_err(|err| fail(format!("stored state: {err}")))?,
+                                ),
+                                true,
                             ),
-                            None => None,
+                            None => (None, false),
                         }
                     }
                 };
@@ -180,6 +191,7 @@ impl Projector {
                         doc: next,
                         version: e.version,
                         updated_at: event.at(),
+                        in_db,
                     },
                 );
                 if dirty_set.insert(id) {
@@ -200,11 +212,13 @@ impl Projector {
         for ev in &directory_events {
             write_directory(&mut tx, ev).await?;
         }
+        let mut rows = Rows::default();
         for id in &dirty {
             if let Some(c) = cache.get(id) {
-                write_document(&mut tx, c, &self.official_units).await?;
+                rows.add(c, &self.official_units);
             }
         }
+        rows.write(&mut tx).await?;
         write_trail(&mut tx, &trail).await?;
         let applied = self.applied + events.len() as u64;
         for name in NAMES {
@@ -297,251 +311,323 @@ fn unit_of(holder: &Holder, official_units: &HashMap<String, String>) -> String 
     }
 }
 
-async fn write_document(
-    tx: &mut SqliteConnection,
-    c: &Cached,
-    official_units: &HashMap<String, String>,
-) -> Result<(), sqlx::Error> {
-    let d = &c.doc;
-    let id = d.id.to_string();
-    let m = &d.metadata;
-    let nn = d.number_notation().map(|n| n.to_string());
-    let subject = m.subject.as_str();
-    let issuer_name = m.issuer.as_ref().map(|i| i.name.as_str().to_string());
-    let search = fold_vietnamese(&format!(
-        "{} {} {} {} {}",
-        nn.as_deref().unwrap_or(""),
-        subject,
-        issuer_name.as_deref().unwrap_or(""),
-        m.issuer.as_ref().map(|i| i.code.as_str()).unwrap_or(""),
-        m.document_type.name_vi(),
-    ));
-    let state = serde_json::to_string(d).unwrap_or_default();
-    sqlx::query(
-        "INSERT OR REPLACE INTO documents (id, direction, status, document_type, number_notation, \
-         issuer_code, issuer_name, issue_date, subject, urgency, secrecy, pages, arrival_number, \
-         arrival_year, case_file, created_at, updated_at, version, search_text, state) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(enum_str(&d.direction))
-    .bind(d.status.as_str())
-    .bind(m.document_type.code())
-    .bind(&nn)
-    .bind(m.issuer.as_ref().map(|i| i.code.as_str()))
-    .bind(&issuer_name)
-    .bind(m.issue_date.map(|d| d.to_string()))
-    .bind(subject)
-    .bind(m.urgency.code())
-    .bind(m.secrecy.code())
-    .bind(
-        d.current_pdf()
-            .map(|p| p.pages as i64)
-            .or(m.pages.map(i64::from)),
-    )
-    .bind(d.arrival.as_ref().map(|a| a.number as i64))
-    .bind(d.arrival.as_ref().map(|a| a.year as i64))
-    .bind(d.case_file.as_ref().map(|f| f.code.as_str()))
-    .bind(d.created_at.to_string())
-    .bind(c.updated_at.to_string())
-    .bind(c.version as i64)
-    .bind(&search)
-    .bind(&state)
-    .execute(&mut *tx)
-    .await?;
+/// One value of a projection row.
+enum V {
+    I(i64),
+    T(String),
+    N,
+}
 
-    // location and inbox: the open rows, replaced whole.
-    for table in ["location", "inbox", "stats"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE document_id = ?"))
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
+impl From<i64> for V {
+    fn from(v: i64) -> Self {
+        V::I(v)
     }
-    let open: Vec<_> = d.open_rows().collect();
-    if !open.is_empty() {
-        let mut q = QueryBuilder::new(
-            "INSERT INTO location (document_id, row_id, parent_row, holder_kind, holder_id, task, role, status, since, deadline, assigned_by) ",
-        );
-        q.push_values(&open, |mut b, r| {
-            b.push_bind(&id)
-                .push_bind(r.id.0 as i64)
-                .push_bind(r.parent.map(|p| p.0 as i64))
-                .push_bind(r.holder.kind())
-                .push_bind(r.holder.id().to_string())
-                .push_bind(enum_str(&r.task))
-                .push_bind(r.role.map(|x| enum_str(&x)))
-                .push_bind(enum_str(&r.status))
-                .push_bind(r.since.to_string())
-                .push_bind(r.deadline.map(|d| d.to_string()))
-                .push_bind(r.assigned_by.to_string());
-        });
-        q.build().execute(&mut *tx).await?;
-        let mut q = QueryBuilder::new(
-            "INSERT INTO inbox (holder_kind, holder_id, document_id, row_id, task, role, status, since, deadline, direction, number_notation, subject, urgency) ",
-        );
-        q.push_values(&open, |mut b, r| {
-            b.push_bind(r.holder.kind())
-                .push_bind(r.holder.id().to_string())
-                .push_bind(&id)
-                .push_bind(r.id.0 as i64)
-                .push_bind(enum_str(&r.task))
-                .push_bind(r.role.map(|x| enum_str(&x)))
-                .push_bind(enum_str(&r.status))
-                .push_bind(r.since.to_string())
-                .push_bind(r.deadline.map(|d| d.to_string()))
-                .push_bind(enum_str(&d.direction))
-                .push_bind(&nn)
-                .push_bind(subject)
-                .push_bind(m.urgency.code());
-        });
-        q.build().execute(&mut *tx).await?;
-    }
+}
 
-    // stats: completed lead / coordinate handling rows.
-    let done: Vec<_> = d
-        .rows
-        .iter()
-        .filter(|r| {
+impl From<String> for V {
+    fn from(v: String) -> Self {
+        V::T(v)
+    }
+}
+
+impl From<&str> for V {
+    fn from(v: &str) -> Self {
+        V::T(v.to_string())
+    }
+}
+
+impl<T: Into<V>> From<Option<T>> for V {
+    fn from(v: Option<T>) -> Self {
+        v.map(Into::into).unwrap_or(V::N)
+    }
+}
+
+/// The rows one batch writes, table by table, so that each table takes a
+/// few multi-row statements per batch rather than several per document.
+#[derive(Default)]
+struct Rows {
+    /// Documents that existed before this batch: their old rows are deleted.
+    replaced: Vec<String>,
+    documents: Vec<Vec<V>>,
+    location: Vec<Vec<V>>,
+    inbox: Vec<Vec<V>>,
+    stats: Vec<Vec<V>>,
+    incoming_register: Vec<Vec<V>>,
+    outgoing_register: Vec<Vec<V>>,
+}
+
+const DOCUMENT_COLUMNS: &str = "id, direction, status, document_type, number_notation, \
+    issuer_code, issuer_name, issue_date, subject, urgency, secrecy, pages, arrival_number, \
+    arrival_year, case_file, created_at, updated_at, version, search_text, state";
+const LOCATION_COLUMNS: &str = "document_id, row_id, parent_row, holder_kind, holder_id, task, role, status, since, deadline, assigned_by";
+const INBOX_COLUMNS: &str = "holder_kind, holder_id, document_id, row_id, task, role, status, since, \
+    deadline, direction, number_notation, subject, urgency";
+const STATS_COLUMNS: &str = "document_id, row_id, unit_id, holder, role, deadline, completed_on";
+const INCOMING_COLUMNS: &str = "year, arrival_number, arrival_date, issuer, number_notation, \
+    issue_date, type_and_subject, recipients, transferred_on, received_by, note, document_id";
+const OUTGOING_COLUMNS: &str = "year, series, number, number_notation, issue_date, type_and_subject, \
+    signer, recipients, filing_unit, copies, transferred_on, received_by, note, document_id";
+
+impl Rows {
+    fn add(&mut self, c: &Cached, official_units: &HashMap<String, String>) {
+        let d = &c.doc;
+        let id = d.id.to_string();
+        if c.in_db {
+            self.replaced.push(id.clone());
+        }
+        let m = &d.metadata;
+        let nn = d.number_notation().map(|n| n.to_string());
+        let subject = m.subject.as_str();
+        let issuer_name = m.issuer.as_ref().map(|i| i.name.as_str().to_string());
+        let search = fold_vietnamese(&format!(
+            "{} {} {} {} {}",
+            nn.as_deref().unwrap_or(""),
+            subject,
+            issuer_name.as_deref().unwrap_or(""),
+            m.issuer.as_ref().map(|i| i.code.as_str()).unwrap_or(""),
+            m.document_type.name_vi(),
+        ));
+        self.documents.push(vec![
+            id.as_str().into(),
+            enum_str(&d.direction).into(),
+            d.status.as_str().into(),
+            m.document_type.code().into(),
+            nn.clone().into(),
+            m.issuer.as_ref().map(|i| i.code.as_str()).into(),
+            issuer_name.into(),
+            m.issue_date.map(|x| x.to_string()).into(),
+            subject.into(),
+            m.urgency.code().into(),
+            m.secrecy.code().into(),
+            d.current_pdf()
+                .map(|p| p.pages as i64)
+                .or(m.pages.map(i64::from))
+                .into(),
+            d.arrival.as_ref().map(|a| a.number as i64).into(),
+            d.arrival.as_ref().map(|a| a.year as i64).into(),
+            d.case_file.as_ref().map(|f| f.code.as_str()).into(),
+            d.created_at.to_string().into(),
+            c.updated_at.to_string().into(),
+            (c.version as i64).into(),
+            search.into(),
+            serde_json::to_string(d).unwrap_or_default().into(),
+        ]);
+        for r in d.open_rows() {
+            self.location.push(vec![
+                id.as_str().into(),
+                (r.id.0 as i64).into(),
+                r.parent.map(|p| p.0 as i64).into(),
+                r.holder.kind().into(),
+                r.holder.id().into(),
+                enum_str(&r.task).into(),
+                r.role.map(|x| enum_str(&x)).into(),
+                enum_str(&r.status).into(),
+                r.since.to_string().into(),
+                r.deadline.map(|x| x.to_string()).into(),
+                r.assigned_by.as_str().into(),
+            ]);
+            self.inbox.push(vec![
+                r.holder.kind().into(),
+                r.holder.id().into(),
+                id.as_str().into(),
+                (r.id.0 as i64).into(),
+                enum_str(&r.task).into(),
+                r.role.map(|x| enum_str(&x)).into(),
+                enum_str(&r.status).into(),
+                r.since.to_string().into(),
+                r.deadline.map(|x| x.to_string()).into(),
+                enum_str(&d.direction).into(),
+                nn.clone().into(),
+                subject.into(),
+                m.urgency.code().into(),
+            ]);
+        }
+        // stats: completed lead / coordinate handling rows.
+        for r in d.rows.iter().filter(|r| {
             r.task == Task::Handle
                 && matches!(r.role, Some(Role::Lead | Role::Coordinate))
                 && r.status == RowStatus::Completed
-                && r.completed_at.is_some()
-        })
-        .collect();
-    if !done.is_empty() {
-        let mut q = QueryBuilder::new(
-            "INSERT INTO stats (document_id, row_id, unit_id, holder, role, deadline, completed_on) ",
-        );
-        q.push_values(&done, |mut b, r| {
-            b.push_bind(&id)
-                .push_bind(r.id.0 as i64)
-                .push_bind(unit_of(&r.holder, official_units))
-                .push_bind(r.holder.to_string())
-                .push_bind(r.role.map(|x| enum_str(&x)).unwrap_or_default())
-                .push_bind(r.deadline.map(|d| d.to_string()))
-                .push_bind(
-                    r.completed_at
-                        .map(|t| agency_date(t).to_string())
-                        .unwrap_or_default(),
-                );
-        });
-        q.build().execute(&mut *tx).await?;
+        }) {
+            let Some(done) = r.completed_at else { continue };
+            self.stats.push(vec![
+                id.as_str().into(),
+                (r.id.0 as i64).into(),
+                unit_of(&r.holder, official_units).into(),
+                r.holder.to_string().into(),
+                r.role.map(|x| enum_str(&x)).unwrap_or_default().into(),
+                r.deadline.map(|x| x.to_string()).into(),
+                agency_date(done).to_string().into(),
+            ]);
+        }
+        self.add_registers(d, &id, &nn);
     }
 
-    write_registers(tx, d, &nn).await
+    fn add_registers(&mut self, d: &Document, id: &str, nn: &Option<String>) {
+        let m = &d.metadata;
+        let type_and_subject = format!("{}: {}", m.document_type.name_vi(), m.subject.as_str());
+        let mut note = Vec::new();
+        if m.secrecy.is_secret() {
+            note.push(m.secrecy.name_vi().to_string());
+        }
+        if m.urgency.is_urgent() {
+            note.push(m.urgency.name_vi().to_string());
+        }
+        if d.status == crate::domain::Status::Recalled {
+            note.push("Thu hồi".to_string());
+        }
+        match d.direction {
+            Direction::Incoming => {
+                let Some(a) = &d.arrival else { return };
+                // Recipients: the direction's rows, or the leader it awaits.
+                let direction_row = d.rows.iter().find(|r| r.task == Task::Direct);
+                let assigned: Vec<String> = direction_row
+                    .map(|dr| {
+                        d.children(dr.id)
+                            .map(|r| format!("{} ({})", r.holder.id(), enum_str(&r.role)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let recipients = match (assigned.is_empty(), direction_row) {
+                    (false, _) => assigned.join("; "),
+                    (true, Some(dr)) => dr.holder.id().to_string(),
+                    (true, None) => String::new(),
+                };
+                // Ngày chuyển: when the clerk handed the document on (the submission).
+                let transferred = d
+                    .rows
+                    .iter()
+                    .find(|r| r.task == Task::Submit && r.status == RowStatus::Forwarded)
+                    .map(|r| agency_date(r.since).to_string());
+                let received_by = direction_row
+                    .map(|r| r.holder.id().to_string())
+                    .unwrap_or_default();
+                self.incoming_register.push(vec![
+                    (a.year as i64).into(),
+                    (a.number as i64).into(),
+                    a.date.to_string().into(),
+                    m.issuer
+                        .as_ref()
+                        .map(|i| i.name.as_str())
+                        .unwrap_or("")
+                        .into(),
+                    nn.clone().into(),
+                    m.issue_date.map(|x| x.to_string()).into(),
+                    type_and_subject.into(),
+                    recipients.into(),
+                    transferred.into(),
+                    received_by.into(),
+                    note.join("; ").into(),
+                    id.into(),
+                ]);
+            }
+            Direction::Outgoing => {
+                let Some(i) = &d.issued else { return };
+                let dispatch = d.rows.iter().find(|r| r.task == Task::Dispatch);
+                let units: Vec<String> = dispatch
+                    .map(|dr| {
+                        d.children(dr.id)
+                            .map(|r| r.holder.id().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut recipients: Vec<String> = m
+                    .recipients
+                    .iter()
+                    .map(|r| r.as_str().to_string())
+                    .collect();
+                recipients.extend(units.iter().cloned());
+                let transferred = dispatch
+                    .filter(|r| r.status == RowStatus::Completed)
+                    .and_then(|r| r.completed_at)
+                    .map(|t| agency_date(t).to_string());
+                self.outgoing_register.push(vec![
+                    (i.year as i64).into(),
+                    enum_str(&i.series).into(),
+                    (i.number_notation.number().get() as i64).into(),
+                    i.number_notation.to_string().into(),
+                    i.issue_date.to_string().into(),
+                    type_and_subject.into(),
+                    m.signer
+                        .as_ref()
+                        .map(|s| format!("{} {}", s.position.as_str(), s.full_name.as_str()))
+                        .unwrap_or_default()
+                        .into(),
+                    recipients.join("; ").into(),
+                    d.drafting_unit
+                        .as_ref()
+                        .map(|u| u.as_str())
+                        .unwrap_or("")
+                        .into(),
+                    (recipients.len().max(1) as i64).into(),
+                    transferred.into(),
+                    units.join("; ").into(),
+                    note.join("; ").into(),
+                    id.into(),
+                ]);
+            }
+        }
+    }
+
+    async fn write(self, tx: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        for table in ["location", "inbox", "stats"] {
+            for chunk in self.replaced.chunks(500) {
+                let mut q =
+                    QueryBuilder::new(format!("DELETE FROM {table} WHERE document_id IN ("));
+                let mut sep = q.separated(", ");
+                for id in chunk {
+                    sep.push_bind(id);
+                }
+                q.push(")");
+                q.build().execute(&mut *tx).await?;
+            }
+        }
+        insert(
+            tx,
+            "INSERT OR REPLACE INTO documents",
+            DOCUMENT_COLUMNS,
+            &self.documents,
+        )
+        .await?;
+        insert(tx, "INSERT INTO location", LOCATION_COLUMNS, &self.location).await?;
+        insert(tx, "INSERT INTO inbox", INBOX_COLUMNS, &self.inbox).await?;
+        insert(tx, "INSERT INTO stats", STATS_COLUMNS, &self.stats).await?;
+        insert(
+            tx,
+            "INSERT OR REPLACE INTO incoming_register",
+            INCOMING_COLUMNS,
+            &self.incoming_register,
+        )
+        .await?;
+        insert(
+            tx,
+            "INSERT OR REPLACE INTO outgoing_register",
+            OUTGOING_COLUMNS,
+            &self.outgoing_register,
+        )
+        .await
+    }
 }
 
-async fn write_registers(
+/// Multi-row INSERT, chunked below SQLite's limit on bound parameters.
+async fn insert(
     tx: &mut SqliteConnection,
-    d: &Document,
-    nn: &Option<String>,
+    head: &str,
+    columns: &str,
+    rows: &[Vec<V>],
 ) -> Result<(), sqlx::Error> {
-    let id = d.id.to_string();
-    let m = &d.metadata;
-    let type_and_subject = format!("{}: {}", m.document_type.name_vi(), m.subject.as_str());
-    let mut note = Vec::new();
-    if m.secrecy.is_secret() {
-        note.push(m.secrecy.name_vi().to_string());
-    }
-    if m.urgency.is_urgent() {
-        note.push(m.urgency.name_vi().to_string());
-    }
-    if d.status == crate::domain::Status::Recalled {
-        note.push("Thu hồi".to_string());
-    }
-    match d.direction {
-        Direction::Incoming => {
-            let Some(a) = &d.arrival else { return Ok(()) };
-            // Recipients and transfer date: the direction's (or the submission's) rows.
-            let direction_row = d.rows.iter().find(|r| r.task == Task::Direct);
-            let assigned: Vec<String> = direction_row
-                .map(|dr| {
-                    d.children(dr.id)
-                        .map(|r| format!("{} ({})", r.holder.id(), enum_str(&r.role)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let recipients = match (assigned.is_empty(), direction_row) {
-                (false, _) => assigned.join("; "),
-                (true, Some(dr)) => dr.holder.id().to_string(),
-                (true, None) => String::new(),
-            };
-            // Ngày chuyển: when the clerk handed the document on (the submission).
-            let transferred = d
-                .rows
-                .iter()
-                .find(|r| r.task == Task::Submit && r.status == RowStatus::Forwarded)
-                .map(|r| agency_date(r.since).to_string());
-            let received_by = direction_row
-                .map(|r| r.holder.id().to_string())
-                .unwrap_or_default();
-            sqlx::query(
-                "INSERT OR REPLACE INTO incoming_register (year, arrival_number, arrival_date, issuer, \
-                 number_notation, issue_date, type_and_subject, recipients, transferred_on, received_by, note, document_id) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(a.year as i64)
-            .bind(a.number as i64)
-            .bind(a.date.to_string())
-            .bind(m.issuer.as_ref().map(|i| i.name.as_str()).unwrap_or(""))
-            .bind(nn)
-            .bind(m.issue_date.map(|x| x.to_string()))
-            .bind(&type_and_subject)
-            .bind(&recipients)
-            .bind(transferred)
-            .bind(received_by)
-            .bind(note.join("; "))
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        Direction::Outgoing => {
-            let Some(i) = &d.issued else { return Ok(()) };
-            let dispatch = d.rows.iter().find(|r| r.task == Task::Dispatch);
-            let units: Vec<String> = dispatch
-                .map(|dr| {
-                    d.children(dr.id)
-                        .map(|r| r.holder.id().to_string())
-                        .collect()
-                })
-                .unwrap_or_default();
-            let mut recipients: Vec<String> = m
-                .recipients
-                .iter()
-                .map(|r| r.as_str().to_string())
-                .collect();
-            recipients.extend(units.iter().cloned());
-            let transferred = dispatch
-                .filter(|r| r.status == RowStatus::Completed)
-                .and_then(|r| r.completed_at)
-                .map(|t| agency_date(t).to_string());
-            sqlx::query(
-                "INSERT OR REPLACE INTO outgoing_register (year, series, number, number_notation, issue_date, \
-                 type_and_subject, signer, recipients, filing_unit, copies, transferred_on, received_by, note, document_id) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(i.year as i64)
-            .bind(enum_str(&i.series))
-            .bind(i.number_notation.number().get() as i64)
-            .bind(i.number_notation.to_string())
-            .bind(i.issue_date.to_string())
-            .bind(&type_and_subject)
-            .bind(
-                m.signer
-                    .as_ref()
-                    .map(|s| format!("{} {}", s.position.as_str(), s.full_name.as_str()))
-                    .unwrap_or_default(),
-            )
-            .bind(recipients.join("; "))
-            .bind(d.drafting_unit.as_ref().map(|u| u.as_str()).unwrap_or(""))
-            .bind(recipients.len().max(1) as i64)
-            .bind(transferred)
-            .bind(units.join("; "))
-            .bind(note.join("; "))
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-        }
+    let width = rows.first().map(Vec::len).unwrap_or(1).max(1);
+    for chunk in rows.chunks((30_000 / width).max(1)) {
+        let mut q = QueryBuilder::new(format!("{head} ({columns}) "));
+        q.push_values(chunk, |mut b, row| {
+            for v in row {
+                match v {
+                    V::I(i) => b.push_bind(*i),
+                    V::T(t) => b.push_bind(t.as_str()),
+                    V::N => b.push_bind(None::<i64>),
+                };
+            }
+        });
+        q.build().execute(&mut *tx).await?;
     }
     Ok(())
 }

@@ -105,6 +105,8 @@ fn connect_options(path: &Path) -> SqliteConnectOptions {
         // the per-stream index) are then copied into the database file once.
         .pragma("wal_autocheckpoint", "10000")
         .pragma("cache_size", "-65536")
+        // Statement journals (a multi-row INSERT keeps one) stay in memory.
+        .pragma("temp_store", "memory")
         // Batches of every size up to MAX_BATCH_REQUESTS prepare their own
         // INSERT and SELECT statements; keep them all prepared.
         .statement_cache_capacity(2048)
@@ -231,7 +233,7 @@ async fn writer_task(
         }
         let requests = batch.len() as u64;
         let before = state.head;
-        process_batch(&mut conn, &mut state, batch).await;
+        process_batch(&mut conn, &mut state, batch, &head_tx).await;
         stats.requests.fetch_add(requests, Ordering::Relaxed);
         if state.head > before {
             stats.commits.fetch_add(1, Ordering::Relaxed);
@@ -239,7 +241,6 @@ async fn writer_task(
                 .events
                 .fetch_add(state.head - before, Ordering::Relaxed);
         }
-        head_tx.send_replace(state.head);
         if next.is_none() {
             next = rx.recv().await;
         }
@@ -282,7 +283,15 @@ fn now_micros() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
 
-async fn process_batch(conn: &mut SqliteConnection, state: &mut WriterState, batch: Vec<Request>) {
+/// Checks, writes and commits one batch; publishes the new head BEFORE
+/// answering, so a caller that reads the head after its append returned
+/// never sees an older one.
+async fn process_batch(
+    conn: &mut SqliteConnection,
+    state: &mut WriterState,
+    batch: Vec<Request>,
+    head_tx: &watch::Sender<u64>,
+) {
     match prepare_batch(conn, state, batch).await {
         Ok((rows, replies, saved)) => {
             let outcome = if rows.is_empty() {
@@ -301,6 +310,7 @@ async fn process_batch(conn: &mut SqliteConnection, state: &mut WriterState, bat
                     if state.versions.len() > VERSION_CACHE_LIMIT {
                         state.versions.clear();
                     }
+                    head_tx.send_replace(state.head);
                     for (reply, result) in replies {
                         let _ = reply.send(result);
                     }

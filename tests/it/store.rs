@@ -305,10 +305,14 @@ async fn sixteen_writers_on_sixteen_streams_all_succeed_gap_free() {
                 } else {
                     ExpectedVersion::Exact(i)
                 };
-                store
+                let r = store
                     .append(append(&format!("s-{t}"), expected, vec![event(i)]))
                     .await
                     .expect("own stream never conflicts");
+                assert!(
+                    *store.head().borrow() >= r.last_position,
+                    "the head is published before the append is acknowledged"
+                );
             }
         }));
     }
