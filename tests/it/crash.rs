@@ -31,20 +31,29 @@ async fn acknowledged_appends_survive_sigkill() {
             .spawn()
             .expect("spawn the appender");
         let stdout = child.stdout.take().expect("stdout");
+        let (first_tx, first_rx) = std::sync::mpsc::channel::<()>();
         let reader = std::thread::spawn(move || {
             let mut lines = Vec::new();
             for line in BufReader::new(stdout).lines() {
                 match line {
-                    Ok(l) => lines.push(l),
+                    Ok(l) => {
+                        if lines.is_empty() {
+                            let _ = first_tx.send(());
+                        }
+                        lines.push(l);
+                    }
                     Err(_) => break,
                 }
             }
             lines
         });
-        // Wait until it has acknowledged something, then a random while more.
+        // Once it has acknowledged its first append (however slowly the
+        // machine starts it), let it run a random while, then kill it.
         let started = Instant::now();
-        let wait = Duration::from_millis(rng.random_range(30..400));
-        std::thread::sleep(Duration::from_millis(150) + wait);
+        first_rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("round {round}: no acknowledgement within 60 s"));
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..400)));
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
         let lines = reader.join().expect("reader");
