@@ -453,6 +453,48 @@ fn propagate(doc: &mut Document, from: RowId, at: Timestamp) {
     }
 }
 
+/// A new document with its first row; incoming documents await
+/// registration, outgoing ones start as drafts.
+#[expect(clippy::too_many_arguments, reason = "the fields of a creation event")]
+fn new_document(
+    id: DocumentId,
+    direction: Direction,
+    metadata: &Metadata,
+    pdf: &Option<PdfRef>,
+    at: Timestamp,
+    by: &UserId,
+    clerk_unit: &UnitId,
+    first_row: Row,
+) -> Document {
+    Document {
+        id,
+        direction,
+        status: match direction {
+            Direction::Incoming => Status::AwaitingRegistration,
+            Direction::Outgoing => Status::Draft,
+        },
+        metadata: metadata.clone(),
+        source: None,
+        created_by: by.clone(),
+        created_at: at,
+        clerk_unit: clerk_unit.clone(),
+        drafting_unit: None,
+        revisions: pdf
+            .iter()
+            .map(|p| Revision {
+                pdf: p.clone(),
+                by: by.clone(),
+                at,
+            })
+            .collect(),
+        arrival: None,
+        issued: None,
+        case_file: None,
+        recall_reason: None,
+        rows: vec![first_row],
+    }
+}
+
 /// Applies one event to the state. Total: an event that does not fit the state
 /// (which `decide` never produces) leaves the state unchanged.
 pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document> {
@@ -467,31 +509,7 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
             pdf,
             clerk_unit,
         } => {
-            let mut doc = Document {
-                id: *document_id,
-                direction: Direction::Incoming,
-                status: Status::AwaitingRegistration,
-                metadata: metadata.clone(),
-                source: Some(source.clone()),
-                created_by: by.clone(),
-                created_at: *at,
-                clerk_unit: clerk_unit.clone(),
-                drafting_unit: None,
-                revisions: pdf
-                    .iter()
-                    .map(|p| Revision {
-                        pdf: p.clone(),
-                        by: by.clone(),
-                        at: *at,
-                    })
-                    .collect(),
-                arrival: None,
-                issued: None,
-                case_file: None,
-                recall_reason: None,
-                rows: Vec::new(),
-            };
-            doc.rows.push(new_row(
+            let register = new_row(
                 RowId(1),
                 None,
                 Holder::Unit(clerk_unit.clone()),
@@ -499,7 +517,18 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
                 None,
                 *at,
                 by,
-            ));
+            );
+            let mut doc = new_document(
+                *document_id,
+                Direction::Incoming,
+                metadata,
+                pdf,
+                *at,
+                by,
+                clerk_unit,
+                register,
+            );
+            doc.source = Some(source.clone());
             return Some(doc);
         }
         E::Drafted {
@@ -511,7 +540,7 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
             drafting_unit,
             clerk_unit,
         } => {
-            let mut row = new_row(
+            let mut draft = new_row(
                 RowId(1),
                 None,
                 Holder::User(by.clone()),
@@ -520,31 +549,19 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
                 *at,
                 by,
             );
-            row.status = RowStatus::InProgress;
-            return Some(Document {
-                id: *document_id,
-                direction: Direction::Outgoing,
-                status: Status::Draft,
-                metadata: metadata.clone(),
-                source: None,
-                created_by: by.clone(),
-                created_at: *at,
-                clerk_unit: clerk_unit.clone(),
-                drafting_unit: Some(drafting_unit.clone()),
-                revisions: pdf
-                    .iter()
-                    .map(|p| Revision {
-                        pdf: p.clone(),
-                        by: by.clone(),
-                        at: *at,
-                    })
-                    .collect(),
-                arrival: None,
-                issued: None,
-                case_file: None,
-                recall_reason: None,
-                rows: vec![row],
-            });
+            draft.status = RowStatus::InProgress;
+            let mut doc = new_document(
+                *document_id,
+                Direction::Outgoing,
+                metadata,
+                pdf,
+                *at,
+                by,
+                clerk_unit,
+                draft,
+            );
+            doc.drafting_unit = Some(drafting_unit.clone());
+            return Some(doc);
         }
         _ => {}
     }

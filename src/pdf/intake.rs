@@ -2079,33 +2079,7 @@ mod tests {
         out
     }
 
-    /// A PDF with a classic cross-reference table; `objects[i]` is the body
-    /// of object `i + 1`, object 1 is the catalog.
-    fn classic_pdf(version: &str, objects: &[Vec<u8>], trailer_extra: &str) -> Vec<u8> {
-        let mut out = format!("%PDF-{version}\n%\u{e2}\u{e3}\n").into_bytes();
-        let mut offsets = Vec::new();
-        for (i, body) in objects.iter().enumerate() {
-            offsets.push(out.len());
-            out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
-            out.extend_from_slice(body);
-            out.extend_from_slice(b"\nendobj\n");
-        }
-        let xref = out.len();
-        out.extend_from_slice(
-            format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-        );
-        for o in offsets {
-            out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
-        }
-        out.extend_from_slice(
-            format!(
-                "trailer\n<< /Size {} /Root 1 0 R {trailer_extra} >>\nstartxref\n{xref}\n%%EOF\n",
-                objects.len() + 1
-            )
-            .as_bytes(),
-        );
-        out
-    }
+    use crate::pdf::sample::classic_pdf;
 
     /// Catalog, page tree and `pages` pages: objects 1 to `pages + 2`.
     fn page_objects(pages: u32) -> Vec<Vec<u8>> {

@@ -40,11 +40,21 @@ pub fn sample_pdf(title: &str, pages: u32) -> Vec<u8> {
             content.len()
         ));
     }
-    let mut out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let objects: Vec<Vec<u8>> = objects.into_iter().map(String::into_bytes).collect();
+    classic_pdf("1.7", &objects, "")
+}
+
+/// A PDF with a classic cross-reference table whose offsets are exact:
+/// `objects[i]` is the body of object `i + 1`, object 1 is the catalog;
+/// `trailer_extra` is added to the trailer dictionary.
+pub fn classic_pdf(version: &str, objects: &[Vec<u8>], trailer_extra: &str) -> Vec<u8> {
+    let mut out = format!("%PDF-{version}\n%\u{e2}\u{e3}\n").into_bytes();
     let mut offsets = Vec::with_capacity(objects.len());
     for (i, body) in objects.iter().enumerate() {
         offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
     }
     let xref = out.len();
     out.extend_from_slice(
@@ -55,7 +65,7 @@ pub fn sample_pdf(title: &str, pages: u32) -> Vec<u8> {
     }
     out.extend_from_slice(
         format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            "trailer\n<< /Size {} /Root 1 0 R {trailer_extra} >>\nstartxref\n{xref}\n%%EOF\n",
             objects.len() + 1
         )
         .as_bytes(),
