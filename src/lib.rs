@@ -9,4 +9,5 @@ pub mod digest;
 pub mod domain;
 pub mod pdf;
 pub mod projections;
+pub mod schemas;
 pub mod store;

@@ -7,7 +7,6 @@ pub mod directory;
 pub mod events;
 pub mod model;
 pub mod register;
-pub mod schema;
 pub mod values;
 
 pub use decide::{Action, Command, DomainError, Policy, decide};

@@ -13,7 +13,7 @@
 //! The schemas describe what the writer stores: every field is present (an
 //! absent value is `null`), so every property is required. Readers are more
 //! lenient (a missing optional or defaulted field reads as its default) and
-//! upcast older schema versions (see [`super::events`]).
+//! upcast older schema versions (see [`crate::domain::events`]).
 
 use std::collections::BTreeSet;
 
@@ -21,10 +21,10 @@ use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use super::directory::{self, DirectoryEvent};
-use super::events::{DocumentEvent, RECEIVED_SCHEMA_VERSION, current_schema_version};
-use super::model::DocumentId;
-use super::register::{NumberTaken, RegisterKind};
+use crate::domain::directory::{self, DirectoryEvent};
+use crate::domain::events::{DocumentEvent, RECEIVED_SCHEMA_VERSION, current_schema_version};
+use crate::domain::model::DocumentId;
+use crate::domain::register::{NumberTaken, RegisterKind};
 
 /// The base of every schema's `$id`. The reserved `.invalid` domain says
 /// these are names, not addresses: resolve them to the files in `schemas/`.
