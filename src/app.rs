@@ -99,7 +99,6 @@ pub struct Outcome {
     pub version: u64,
     pub events: Vec<DocumentEvent>,
     pub last_position: u64,
-    pub replayed: bool,
 }
 
 pub struct App {
@@ -291,15 +290,15 @@ impl App {
             match self.store.append(appends).await {
                 Ok(r) => {
                     self.projections.wait_for(r.last_position).await?;
-                    let (document, version) = self.load(id).await?;
-                    let document = document.ok_or(DomainError::NotFound)?;
-                    let events = if r.replayed { Vec::new() } else { events };
+                    let document = events
+                        .iter()
+                        .fold(state, evolve)
+                        .ok_or(DomainError::NotFound)?;
                     return Ok(Outcome {
                         document,
-                        version,
+                        version: version + events.len() as u64,
                         events,
                         last_position: r.last_position,
-                        replayed: r.replayed,
                     });
                 }
                 Err(StoreError::WrongExpectedVersion { .. }) => continue,

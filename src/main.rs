@@ -248,3 +248,13 @@ async fn check(d: &DataDir, store: &SqliteStore) -> Result<ExitCode, Box<dyn std
         Ok(ExitCode::FAILURE)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}
