@@ -4,6 +4,7 @@ mod cli;
 mod crash;
 mod helpers;
 mod journey;
+mod projections;
 mod rebuild;
 mod schemas;
 mod store;
