@@ -144,6 +144,7 @@ fn journey(n: u32, policy: &Policy) -> Vec<DocumentEvent> {
                 role: Role::Lead,
                 deadline: None,
             }],
+            unit_members: vec![specialist.user.clone()],
         },
         &mut state,
     );

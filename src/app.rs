@@ -243,7 +243,7 @@ impl App {
             let now = Timestamp::now();
             let today = agency_date(now);
             let mut action = action.clone();
-            let register = self.fill_facts(&mut action, state.as_ref()).await?;
+            let register = self.fill_facts(&mut action, &actor, state.as_ref()).await?;
             let cmd = Command {
                 actor: actor.clone(),
                 at: now,
@@ -309,15 +309,25 @@ impl App {
     }
 
     /// Fills the facts a command takes from registers and read models: the
-    /// next number of a register (returned with the register's stream and
+    /// officials of the forwarder's unit; the next number of a register (returned with the register's stream and
     /// expected version, to append in the same transaction) and possible
     /// duplicates.
     async fn fill_facts(
         &self,
         action: &mut Action,
+        actor: &Actor,
         state: Option<&Document>,
     ) -> Result<Option<(String, ExpectedVersion, u32)>, AppError> {
         let (kind, year, facts_metadata) = match action {
+            Action::Forward { unit_members, .. } => {
+                *unit_members =
+                    projections::unit_members(self.projections.pool(), actor.unit.as_str())
+                        .await?
+                        .iter()
+                        .filter_map(|u| UserId::parse(u).ok())
+                        .collect();
+                return Ok(None);
+            }
             Action::Receive {
                 register: Some(reg),
                 metadata,

@@ -348,6 +348,8 @@ pub async fn run(app: &App) -> Result<String, AppError> {
                     role: Role::Lead,
                     deadline: Some(DeadlineSpec::WorkingDays { working_days: 3 }),
                 }],
+                // Filled in from the directory by the service.
+                unit_members: Vec::new(),
             },
         )
         .await?;

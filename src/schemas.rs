@@ -889,6 +889,7 @@ mod tests {
                 row: RowId(4),
                 instruction: None,
                 assignments: vec![spec(Holder::User(user("chuyenvien")), Role::Lead, None)],
+                unit_members: vec![user("chuyenvien")],
             },
         )
         .run(specialist(), Action::Accept { row: RowId(6) })

@@ -86,10 +86,14 @@ pub enum Action {
         instruction: Option<Text>,
         assignments: Vec<AssignmentSpec>,
     },
+    /// Forward inside the forwarder's unit.
     Forward {
         row: RowId,
         instruction: Option<Text>,
         assignments: Vec<AssignmentSpec>,
+        /// The officials of the forwarder's unit (a fact from the directory):
+        /// the only people the document can be forwarded to.
+        unit_members: Vec<UserId>,
     },
     Accept {
         row: RowId,
@@ -572,8 +576,31 @@ fn decide_existing(
             row,
             instruction,
             assignments,
+            unit_members,
         } => {
             let r = held_row(cmd, doc, *row)?;
+            for a in assignments {
+                match &a.holder {
+                    Holder::User(u) if unit_members.contains(u) => {}
+                    Holder::User(u) => {
+                        return Err(invalid(
+                            "assignments",
+                            format!(
+                                "{u} is not an official of unit {}; a document is forwarded inside the unit, and another unit is involved by the leader's direction",
+                                cmd.actor.unit
+                            ),
+                        ));
+                    }
+                    Holder::Unit(u) => {
+                        return Err(invalid(
+                            "assignments",
+                            format!(
+                                "unit {u}: a document is forwarded to officials inside the unit; another unit is involved by the leader's direction"
+                            ),
+                        ));
+                    }
+                }
+            }
             if r.task != Task::Handle {
                 return Err(refuse(format!(
                     "row {row} is a {:?} task; only a recipient handling the document forwards it",

@@ -681,12 +681,26 @@ fn direct(assignments: Vec<AssignmentSpec>) -> Action {
     }
 }
 
+/// Forwards to the given recipients, all of them officials of the
+/// forwarder's unit.
 fn forward(from: u32, assignments: Vec<AssignmentSpec>) -> Action {
+    let unit_members = members_of(&assignments);
     Action::Forward {
         row: RowId(from),
         instruction: None,
         assignments,
+        unit_members,
     }
+}
+
+fn members_of(assignments: &[AssignmentSpec]) -> Vec<UserId> {
+    assignments
+        .iter()
+        .filter_map(|a| match &a.holder {
+            Holder::User(u) => Some(u.clone()),
+            Holder::Unit(_) => None,
+        })
+        .collect()
 }
 
 fn complete(r: u32) -> Action {
@@ -1331,6 +1345,7 @@ fn forward_inside_a_unit_by_its_head() {
                     spec(to_user("cv.kt"), Role::Lead, on(date(2026, 12, 2))),
                     spec(to_user("cv2.kt"), Role::Coordinate, None),
                 ],
+                unit_members: vec![user("cv.kt"), user("cv2.kt")],
             },
         ))
         .then(vec![forwarded_event(
@@ -1399,6 +1414,36 @@ fn forward_is_refused_for_a_specialist_of_another_unit() {
         .then_refused(
             forbidden,
             "row 4 is held by unit:PKT; only its holder can act on it",
+        );
+}
+
+#[test]
+fn forward_is_refused_to_an_official_of_another_unit() {
+    given(h_directed())
+        .when(command(
+            head_kt(),
+            T_FORWARD,
+            Action::Forward {
+                row: RowId(4),
+                instruction: None,
+                assignments: vec![spec(to_user("cv.tc"), Role::Lead, None)],
+                unit_members: vec![user("cv.kt"), user("cv2.kt")],
+            },
+        ))
+        .then_refused(invalid("assignments"), "is not an official of unit");
+}
+
+#[test]
+fn forward_is_refused_to_another_unit() {
+    given(h_directed())
+        .when(command(
+            head_kt(),
+            T_FORWARD,
+            forward(4, vec![spec(to_unit("PTC"), Role::Lead, None)]),
+        ))
+        .then_refused(
+            invalid("assignments"),
+            "forwarded to officials inside the unit",
         );
 }
 

@@ -386,6 +386,14 @@ pub async fn official(pool: &SqlitePool, user: &str) -> Result<Option<Official>,
     }))
 }
 
+/// The officials of a unit.
+pub async fn unit_members(pool: &SqlitePool, unit: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT user FROM officials WHERE unit = ? ORDER BY user")
+        .bind(unit)
+        .fetch_all(pool)
+        .await
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Agency {
     pub code: String,

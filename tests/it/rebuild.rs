@@ -144,6 +144,7 @@ fn next_action(doc: &Document, rng: &mut StdRng) -> Option<(&'static str, Action
                     role: row.role.unwrap_or(Role::Lead),
                     deadline: None,
                 }],
+                unit_members: Vec::new(),
             },
             4 => Action::Return {
                 row: row.id,
