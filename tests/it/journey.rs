@@ -291,3 +291,85 @@ async fn the_next_read_sees_the_command() {
     assert_eq!(trail.len(), 2);
     assert_eq!(trail[0].action, "received");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_head_forwards_only_to_officials_of_the_unit() {
+    use congvan::domain::decide::AssignmentSpec;
+    use congvan::domain::model::{Holder, Role, Task};
+    let (_d, app) = demo_app().await;
+    let pdf = app.store_pdf(sample_pdf("x", 1)).await.expect("pdf");
+    let id = DocumentId(uuid::Uuid::now_v7());
+    let meta = RequestMeta::default();
+    app.execute(
+        &user("vanthu"),
+        id,
+        receive(id, incoming_metadata("5/A-B", Secrecy::Normal), Some(pdf)),
+        &meta,
+    )
+    .await
+    .expect("receive");
+    app.execute(
+        &user("vanthu"),
+        id,
+        Action::SubmitToLeader {
+            leader: user("lanhdao"),
+        },
+        &meta,
+    )
+    .await
+    .expect("submit");
+    let th = Holder::Unit(congvan::domain::values::UnitId::parse("TH").expect("unit"));
+    let o = app
+        .execute(
+            &user("lanhdao"),
+            id,
+            Action::Direct {
+                instruction: None,
+                assignments: vec![AssignmentSpec {
+                    holder: th.clone(),
+                    role: Role::Lead,
+                    deadline: None,
+                }],
+            },
+            &meta,
+        )
+        .await
+        .expect("direct");
+    let row = o
+        .document
+        .rows
+        .iter()
+        .find(|r| r.task == Task::Handle && r.holder == th)
+        .expect("TH row")
+        .id;
+    let forward_to = |who: &str| Action::Forward {
+        row,
+        instruction: None,
+        assignments: vec![AssignmentSpec {
+            holder: Holder::User(user(who)),
+            role: Role::Lead,
+            deadline: None,
+        }],
+        // Whatever the caller claims, the service takes the unit's officials
+        // from the directory.
+        unit_members: vec![user(who)],
+    };
+    let err = app
+        .execute(&user("truongphong"), id, forward_to("truongphongkt"), &meta)
+        .await
+        .expect_err("truongphongkt is in KT, not TH");
+    assert!(
+        err.to_string().contains("is not an official of unit TH"),
+        "{err}"
+    );
+    let o = app
+        .execute(&user("truongphong"), id, forward_to("chuyenvien"), &meta)
+        .await
+        .expect("chuyenvien is in TH");
+    assert!(
+        o.document
+            .rows
+            .iter()
+            .any(|r| r.holder == Holder::User(user("chuyenvien")))
+    );
+}
