@@ -92,6 +92,13 @@ pub(crate) struct EventMetadata<'a> {
     pub(crate) request: &'a RequestMeta,
 }
 
+/// An uploaded PDF, parsed and hashed but not stored yet.
+#[derive(Clone, Debug)]
+pub struct Upload {
+    pub pdf: PdfRef,
+    bytes: Vec<u8>,
+}
+
 /// What a command did.
 #[derive(Clone, Debug)]
 pub struct Outcome {
@@ -134,21 +141,41 @@ impl App {
         &self.config.data_dir
     }
 
-    /// Parses an uploaded PDF (off the async reactor) and stores it by digest.
-    pub async fn store_pdf(&self, bytes: Vec<u8>) -> Result<PdfRef, AppError> {
+    /// Parses an uploaded PDF (off the async reactor) and computes its
+    /// digest. Nothing is stored: give the upload to [`App::execute_with_upload`],
+    /// which stores it only once the command has been accepted — so refused
+    /// content (a secret document's file, say) is never kept.
+    pub async fn inspect_upload(&self, bytes: Vec<u8>) -> Result<Upload, AppError> {
         let limits = self.config.pdf_limits;
-        let blobs = self.blobs.clone();
         tokio::task::spawn_blocking(move || {
             let info = crate::pdf::inspect(&bytes, &limits)?;
-            let sha256 = blobs.put(&bytes)?;
-            Ok(PdfRef {
-                sha256,
+            let pdf = PdfRef {
+                sha256: crate::digest::Sha256Digest::of(&bytes),
                 pages: info.pages,
                 bytes: bytes.len() as u64,
-            })
+            };
+            Ok(Upload { pdf, bytes })
         })
         .await
         .map_err(|e| AppError::Io(std::io::Error::other(e)))?
+    }
+
+    /// Parses and stores a PDF whose acceptance is not in question (demo
+    /// content, fixtures). Uploads that come with a command go through
+    /// [`App::inspect_upload`] and [`App::execute_with_upload`].
+    pub async fn store_pdf(&self, bytes: Vec<u8>) -> Result<PdfRef, AppError> {
+        let upload = self.inspect_upload(bytes).await?;
+        self.put_upload(&upload).await?;
+        Ok(upload.pdf)
+    }
+
+    async fn put_upload(&self, upload: &Upload) -> Result<(), AppError> {
+        let blobs = self.blobs.clone();
+        let bytes = upload.bytes.clone();
+        tokio::task::spawn_blocking(move || blobs.put(&bytes))
+            .await
+            .map_err(|e| AppError::Io(std::io::Error::other(e)))??;
+        Ok(())
     }
 
     /// The official as the directory knows them.
@@ -219,6 +246,43 @@ impl App {
         action: Action,
         meta: &RequestMeta,
     ) -> Result<Outcome, AppError> {
+        self.run(user, id, action, meta, None).await
+    }
+
+    /// Runs a command that carries an uploaded PDF (its `PdfRef` is
+    /// `upload.pdf`): the file is stored after `decide` accepts the command
+    /// and before its events are appended; a refused command stores nothing.
+    pub async fn execute_with_upload(
+        &self,
+        user: &UserId,
+        id: DocumentId,
+        action: Action,
+        meta: &RequestMeta,
+        upload: &Upload,
+    ) -> Result<Outcome, AppError> {
+        let carried = match &action {
+            Action::Receive { pdf, .. } | Action::Draft { pdf, .. } => pdf.as_ref(),
+            Action::AddRevision { pdf, .. } => Some(pdf),
+            _ => None,
+        };
+        if carried != Some(&upload.pdf) {
+            return Err(DomainError::Invalid {
+                field: "file",
+                rule: "the command must carry the uploaded file's reference".into(),
+            }
+            .into());
+        }
+        self.run(user, id, action, meta, Some(upload)).await
+    }
+
+    async fn run(
+        &self,
+        user: &UserId,
+        id: DocumentId,
+        action: Action,
+        meta: &RequestMeta,
+        upload: Option<&Upload>,
+    ) -> Result<Outcome, AppError> {
         let actor = self.actor(user).await?;
         let metadata = serde_json::to_string(&EventMetadata {
             actor: user,
@@ -286,6 +350,11 @@ impl App {
                         metadata: metadata.clone(),
                     }],
                 });
+            }
+            if let Some(upload) = upload
+                && !self.blobs.contains(&upload.pdf.sha256)
+            {
+                self.put_upload(upload).await?;
             }
             match self.store.append(appends).await {
                 Ok(r) => {

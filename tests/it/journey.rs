@@ -153,7 +153,7 @@ async fn refusals_append_nothing_and_say_why() {
             receive(
                 id,
                 incoming_metadata("1/A-B", Secrecy::Normal),
-                Some(pdf.clone()),
+                Some(pdf),
             ),
             &RequestMeta::default(),
         )
@@ -163,17 +163,31 @@ async fn refusals_append_nothing_and_say_why() {
         matches!(err, AppError::Domain(DomainError::Forbidden(_))),
         "{err:?}"
     );
-    // A secret document with content is refused with the reason.
+    // A secret document with content is refused with the reason, and its
+    // file is not kept.
+    let secret = app
+        .inspect_upload(sample_pdf("secret content", 1))
+        .await
+        .expect("a valid pdf");
     let err = app
-        .execute(
+        .execute_with_upload(
             &user("vanthu"),
             id,
-            receive(id, incoming_metadata("2/A-B", Secrecy::Secret), Some(pdf)),
+            receive(
+                id,
+                incoming_metadata("2/A-B", Secrecy::Secret),
+                Some(secret.pdf.clone()),
+            ),
             &RequestMeta::default(),
+            &secret,
         )
         .await
         .expect_err("secret content");
     assert!(err.to_string().contains("state secrets"), "{err}");
+    assert!(
+        !app.blobs.contains(&secret.pdf.sha256),
+        "refused content is not stored"
+    );
     // Commands on a document that does not exist.
     let err = app
         .execute(
@@ -213,6 +227,52 @@ async fn refusals_append_nothing_and_say_why() {
         .expect("metadata only");
     assert_eq!(o.document.status, Status::Registered);
     assert!(o.document.revisions.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_upload_is_stored_with_its_command() {
+    let (_d, app) = demo_app().await;
+    let upload = app
+        .inspect_upload(sample_pdf("uploaded scan", 2))
+        .await
+        .expect("a valid pdf");
+    assert!(
+        !app.blobs.contains(&upload.pdf.sha256),
+        "not stored before the command"
+    );
+    let id = DocumentId(uuid::Uuid::now_v7());
+    let o = app
+        .execute_with_upload(
+            &user("vanthu"),
+            id,
+            receive(
+                id,
+                incoming_metadata("6/A-B", Secrecy::Normal),
+                Some(upload.pdf.clone()),
+            ),
+            &RequestMeta::default(),
+            &upload,
+        )
+        .await
+        .expect("accepted");
+    assert_eq!(o.document.current_pdf(), Some(&upload.pdf));
+    assert_eq!(upload.pdf.pages, 2);
+    app.blobs
+        .check(&upload.pdf.sha256)
+        .expect("stored with its digest");
+    // A command that does not carry the upload's reference is refused.
+    let other = DocumentId(uuid::Uuid::now_v7());
+    let err = app
+        .execute_with_upload(
+            &user("vanthu"),
+            other,
+            receive(other, incoming_metadata("7/A-B", Secrecy::Normal), None),
+            &RequestMeta::default(),
+            &upload,
+        )
+        .await
+        .expect_err("mismatch");
+    assert!(err.to_string().contains("uploaded file"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
