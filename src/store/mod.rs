@@ -2,9 +2,12 @@
 //! commit-ordered global position and a SHA-256 hash chain over that order.
 //!
 //! The store is generic: it knows stream names, event types and JSON text, never
-//! the domain. `sqlite` is the embedded default.
+//! the domain. `sqlite` is the embedded default; `postgres` stores the same
+//! table and chain in PostgreSQL, for several servers on one database.
 
+mod batch;
 pub mod chain;
+pub mod postgres;
 pub mod sqlite;
 
 use std::fmt;
@@ -113,7 +116,8 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
 }
 
-/// The event store. Implementations: [`sqlite::SqliteStore`] (PostgreSQL later).
+/// The event store. Implementations: [`sqlite::SqliteStore`] and
+/// [`postgres::PgStore`].
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
     /// Appends atomically to one or more streams: either every stream's events

@@ -12,7 +12,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -24,14 +23,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, QueryBuilder, Row, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, watch};
-use uuid::Uuid;
 
-use super::chain::{RowFields, row_hash};
-use super::{
-    AppendResult, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError, StreamAppend,
-    StreamWritten,
-};
-use crate::digest::Sha256Digest;
+use super::batch::{self, PendingRow, Request, StoredId, WriterState};
+use super::{AppendResult, EventStore, RecordedEvent, StoreError, StreamAppend};
 
 /// The file name of the embedded store inside the data directory.
 pub const DB_FILE: &str = "congvan.db";
@@ -60,11 +54,6 @@ const MAX_BATCH_REQUESTS: usize = 512;
 const INSERT_CHUNK: usize = 500;
 /// Bound on the writer's cache of stream versions.
 const VERSION_CACHE_LIMIT: usize = 100_000;
-
-struct Request {
-    appends: Vec<StreamAppend>,
-    reply: oneshot::Sender<Result<AppendResult, StoreError>>,
-}
 
 enum Message {
     Append(Request),
@@ -128,7 +117,7 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(opts.clone().read_only(true))
             .await?;
-        let state = WriterState::load(&mut writer).await?;
+        let state = load_state(&mut writer).await?;
         let (head_tx, head) = watch::channel(state.head);
         let (tx, rx) = mpsc::channel(4096);
         let stats = Arc::new(WriterStats::default());
@@ -168,39 +157,13 @@ impl SqliteStore {
     }
 }
 
-struct WriterState {
-    head: u64,
-    head_hash: Sha256Digest,
-    last_recorded_at: i64,
-    versions: HashMap<String, u64>,
-}
-
-impl WriterState {
-    async fn load(conn: &mut SqliteConnection) -> Result<Self, StoreError> {
-        let row = sqlx::query(
-            "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1",
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
-        let (head, head_hash, last_recorded_at) = match row {
-            None => (0, Sha256Digest::ZERO, 0),
-            Some(r) => {
-                let pos: i64 = r.try_get(0)?;
-                let hash: String = r.try_get(1)?;
-                let at: i64 = r.try_get(2)?;
-                let hash = Sha256Digest::from_str(&hash).map_err(|_| {
-                    StoreError::Corrupt(format!("position {pos}: the stored hash is not hex"))
-                })?;
-                (pos as u64, hash, at)
-            }
-        };
-        Ok(WriterState {
-            head,
-            head_hash,
-            last_recorded_at,
-            versions: HashMap::new(),
-        })
-    }
+async fn load_state(conn: &mut SqliteConnection) -> Result<WriterState, StoreError> {
+    let row: Option<(i64, String, i64)> = sqlx::query_as(
+        "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    WriterState::from_head(row)
 }
 
 async fn writer_task(
@@ -261,31 +224,6 @@ async fn durability(conn: &mut SqliteConnection) -> Result<(String, i64), StoreE
     Ok((mode, sync))
 }
 
-/// A row of the log as far as idempotency needs it.
-struct StoredId {
-    position: u64,
-    stream: String,
-    version: u64,
-    event_type: String,
-    schema_version: u32,
-    payload: String,
-}
-
-struct PendingRow {
-    position: u64,
-    stream: String,
-    version: u64,
-    event: NewEvent,
-    event_id: String,
-    recorded_at: i64,
-    prev_hash: String,
-    hash: String,
-}
-
-fn now_micros() -> i64 {
-    jiff::Timestamp::now().as_microsecond()
-}
-
 /// Checks, writes and commits one batch; publishes the new head BEFORE
 /// answering, so a caller that reads the head after its append returned
 /// never sees an older one.
@@ -295,311 +233,31 @@ async fn process_batch(
     batch: Vec<Request>,
     head_tx: &watch::Sender<u64>,
 ) {
-    match prepare_batch(conn, state, batch).await {
-        Ok((rows, replies, saved)) => {
-            let outcome = if rows.is_empty() {
-                Ok(())
-            } else {
-                insert_rows(conn, &rows).await
-            };
-            match outcome {
-                Ok(()) => {
-                    if let Some(last) = rows.last() {
-                        state.head = last.position;
-                        if let Ok(h) = Sha256Digest::from_str(&last.hash) {
-                            state.head_hash = h;
-                        }
-                    }
-                    if state.versions.len() > VERSION_CACHE_LIMIT {
-                        state.versions.clear();
-                    }
-                    head_tx.send_replace(state.head);
-                    for (reply, result) in replies {
-                        let _ = reply.send(result);
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "group commit failed; every append in the batch is refused");
-                    // Undo the tentative state: reload the head, forget versions.
-                    *state = saved;
-                    state.versions.clear();
-                    for (reply, result) in replies {
-                        let _ = reply.send(
-                            result.and(Err(StoreError::Corrupt(format!("the commit failed: {e}")))),
-                        );
-                    }
-                }
-            }
-        }
-        Err((e, replies)) => {
-            tracing::error!(error = %e, "reading the log for a group commit failed");
-            state.versions.clear();
-            for reply in replies {
-                let _ = reply.send(Err(StoreError::Corrupt(format!(
-                    "the store could not be read: {e}"
-                ))));
-            }
-        }
-    }
-}
-
-type Reply = oneshot::Sender<Result<AppendResult, StoreError>>;
-type Prepared = (
-    Vec<PendingRow>,
-    Vec<(Reply, Result<AppendResult, StoreError>)>,
-    WriterState,
-);
-
-/// Checks every request of the batch against the log (and against the requests
-/// before it in the same batch) and assigns positions, versions and hashes to
-/// the accepted ones. Nothing is written here.
-async fn prepare_batch(
-    conn: &mut SqliteConnection,
-    state: &mut WriterState,
-    batch: Vec<Request>,
-) -> Result<Prepared, (StoreError, Vec<Reply>)> {
-    let mut ids: Vec<String> = Vec::new();
-    let mut streams: HashSet<&str> = HashSet::new();
-    for r in &batch {
-        for a in &r.appends {
-            if !state.versions.contains_key(&a.stream) {
-                streams.insert(&a.stream);
-            }
-            ids.extend(a.events.iter().map(|e| e.event_id.hyphenated().to_string()));
-        }
-    }
+    let (ids, streams) = batch::lookup_keys(state, &batch);
     let lookups = async {
         let existing = load_existing_ids(&mut *conn, &ids).await?;
         let versions = load_versions(&mut *conn, &streams).await?;
         Ok::<_, StoreError>((existing, versions))
     };
-    let (mut existing, versions) = match lookups.await {
+    let (existing, versions) = match lookups.await {
         Ok(v) => v,
-        Err(e) => return Err((e, batch.into_iter().map(|r| r.reply).collect())),
+        Err(e) => {
+            state.versions.clear();
+            batch::refuse_all(batch.into_iter().map(|r| r.reply).collect(), &e);
+            return;
+        }
     };
     state.versions.extend(versions);
-
-    let saved = WriterState {
-        head: state.head,
-        head_hash: state.head_hash,
-        last_recorded_at: state.last_recorded_at,
-        versions: HashMap::new(),
+    let prepared = batch::assign(state, existing, batch);
+    let outcome = if prepared.rows.is_empty() {
+        Ok(())
+    } else {
+        insert_rows(conn, &prepared.rows).await
     };
-    let recorded_at = now_micros().max(state.last_recorded_at);
-    let mut rows = Vec::new();
-    let mut replies = Vec::with_capacity(batch.len());
-    for req in batch {
-        let result = accept(state, &mut existing, req.appends, recorded_at, &mut rows);
-        replies.push((req.reply, result));
+    batch::answer(state, prepared, outcome, head_tx);
+    if state.versions.len() > VERSION_CACHE_LIMIT {
+        state.versions.clear();
     }
-    if !rows.is_empty() {
-        state.last_recorded_at = recorded_at;
-    }
-    Ok((rows, replies, saved))
-}
-
-fn accept(
-    state: &mut WriterState,
-    existing: &mut HashMap<String, StoredId>,
-    appends: Vec<StreamAppend>,
-    recorded_at: i64,
-    rows: &mut Vec<PendingRow>,
-) -> Result<AppendResult, StoreError> {
-    validate(&appends)?;
-    let all: Vec<(&StreamAppend, &NewEvent)> = appends
-        .iter()
-        .flat_map(|a| a.events.iter().map(move |e| (a, e)))
-        .collect();
-    let stored: Vec<Option<&StoredId>> = all
-        .iter()
-        .map(|(_, e)| existing.get(&e.event_id.hyphenated().to_string()))
-        .collect();
-    let present = stored.iter().filter(|s| s.is_some()).count();
-    if present == all.len() {
-        return replay(&all, &stored);
-    }
-    if present > 0 {
-        let (_, e) = all
-            .iter()
-            .zip(&stored)
-            .find(|(_, s)| s.is_some())
-            .map(|(p, _)| *p)
-            .ok_or_else(|| StoreError::InvalidAppend("inconsistent batch".into()))?;
-        return Err(StoreError::IdempotencyConflict {
-            event_id: e.event_id,
-            reason: "this event is already stored but other events of the same append are not; \
-                     an append is stored whole or not at all, so nothing was appended"
-                .into(),
-        });
-    }
-    for a in &appends {
-        let actual = state.versions.get(&a.stream).copied().unwrap_or(0);
-        let ok = match a.expected {
-            ExpectedVersion::Any => true,
-            ExpectedVersion::NoStream => actual == 0,
-            ExpectedVersion::Exact(v) => actual == v,
-        };
-        if !ok {
-            return Err(StoreError::WrongExpectedVersion {
-                stream: a.stream.clone(),
-                expected: a.expected,
-                actual: (actual > 0).then_some(actual),
-            });
-        }
-    }
-    let first_position = state.head + 1;
-    let mut written = Vec::with_capacity(appends.len());
-    for a in appends {
-        let base = state.versions.get(&a.stream).copied().unwrap_or(0);
-        let n = a.events.len() as u64;
-        for (i, event) in a.events.into_iter().enumerate() {
-            let position = state.head + 1;
-            let version = base + 1 + i as u64;
-            let event_id = event.event_id.hyphenated().to_string();
-            let hash = row_hash(
-                &state.head_hash,
-                &RowFields {
-                    position,
-                    stream: &a.stream,
-                    version,
-                    event_id: &event_id,
-                    event_type: &event.event_type,
-                    schema_version: event.schema_version,
-                    payload: &event.payload,
-                    metadata: &event.metadata,
-                    recorded_at,
-                },
-            );
-            existing.insert(
-                event_id.clone(),
-                StoredId {
-                    position,
-                    stream: a.stream.clone(),
-                    version,
-                    event_type: event.event_type.clone(),
-                    schema_version: event.schema_version,
-                    payload: event.payload.clone(),
-                },
-            );
-            rows.push(PendingRow {
-                position,
-                stream: a.stream.clone(),
-                version,
-                event,
-                event_id,
-                recorded_at,
-                prev_hash: state.head_hash.to_hex(),
-                hash: hash.to_hex(),
-            });
-            state.head = position;
-            state.head_hash = hash;
-        }
-        state.versions.insert(a.stream.clone(), base + n);
-        written.push(StreamWritten {
-            stream: a.stream,
-            first_version: base + 1,
-            last_version: base + n,
-        });
-    }
-    Ok(AppendResult {
-        streams: written,
-        first_position,
-        last_position: state.head,
-        replayed: false,
-    })
-}
-
-fn validate(appends: &[StreamAppend]) -> Result<(), StoreError> {
-    if appends.is_empty() {
-        return Err(StoreError::InvalidAppend(
-            "an append needs at least one stream".into(),
-        ));
-    }
-    let mut streams = HashSet::new();
-    let mut ids = HashSet::new();
-    for a in appends {
-        if a.stream.is_empty() {
-            return Err(StoreError::InvalidAppend(
-                "a stream name must not be empty".into(),
-            ));
-        }
-        if !streams.insert(a.stream.as_str()) {
-            return Err(StoreError::InvalidAppend(format!(
-                "stream {} appears twice in one append",
-                a.stream
-            )));
-        }
-        if a.events.is_empty() {
-            return Err(StoreError::InvalidAppend(format!(
-                "stream {}: an append needs at least one event",
-                a.stream
-            )));
-        }
-        for e in &a.events {
-            if !ids.insert(e.event_id) {
-                return Err(StoreError::InvalidAppend(format!(
-                    "event id {} appears twice in one append",
-                    e.event_id
-                )));
-            }
-            if e.event_type.is_empty() {
-                return Err(StoreError::InvalidAppend(
-                    "an event type must not be empty".into(),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Every event is stored already: the same content gives the original result,
-/// anything else is a conflict.
-fn replay(
-    all: &[(&StreamAppend, &NewEvent)],
-    stored: &[Option<&StoredId>],
-) -> Result<AppendResult, StoreError> {
-    let mut streams: Vec<StreamWritten> = Vec::new();
-    let mut first_position = u64::MAX;
-    let mut last_position = 0;
-    for ((a, e), s) in all.iter().zip(stored) {
-        let Some(s) = s else {
-            return Err(StoreError::InvalidAppend("inconsistent replay".into()));
-        };
-        let same = s.stream == a.stream
-            && s.event_type == e.event_type
-            && s.schema_version == e.schema_version
-            && s.payload == e.payload;
-        if !same {
-            let what = if s.stream != a.stream {
-                format!("it is stored in stream {}", s.stream)
-            } else {
-                "it is stored with different content".to_string()
-            };
-            return Err(StoreError::IdempotencyConflict {
-                event_id: e.event_id,
-                reason: format!("this event id is already used: {what}; nothing was appended"),
-            });
-        }
-        first_position = first_position.min(s.position);
-        last_position = last_position.max(s.position);
-        match streams.iter_mut().find(|w| w.stream == s.stream) {
-            Some(w) => {
-                w.first_version = w.first_version.min(s.version);
-                w.last_version = w.last_version.max(s.version);
-            }
-            None => streams.push(StreamWritten {
-                stream: s.stream.clone(),
-                first_version: s.version,
-                last_version: s.version,
-            }),
-        }
-    }
-    Ok(AppendResult {
-        streams,
-        first_position,
-        last_position,
-        replayed: true,
-    })
 }
 
 async fn load_existing_ids(
@@ -689,14 +347,7 @@ const SELECT_EVENT: &str = "SELECT position, stream, version, event_id, event_ty
 pub fn decode_row(r: &SqliteRow) -> Result<RecordedEvent, StoreError> {
     let position = r.try_get::<i64, _>(0)? as u64;
     let id_text: String = r.try_get(3)?;
-    let event_id = Uuid::parse_str(&id_text)
-        .ok()
-        .filter(|u| u.hyphenated().to_string() == id_text)
-        .ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "position {position}: event_id {id_text:?} is not a lowercase hyphenated UUID"
-            ))
-        })?;
+    let event_id = batch::parse_event_id(position, &id_text)?;
     Ok(RecordedEvent {
         position,
         stream: r.try_get(1)?,

@@ -150,11 +150,7 @@ async fn refusals_append_nothing_and_say_why() {
         .execute(
             &user("chuyenvien"),
             id,
-            receive(
-                id,
-                incoming_metadata("1/A-B", Secrecy::Normal),
-                Some(pdf),
-            ),
+            receive(id, incoming_metadata("1/A-B", Secrecy::Normal), Some(pdf)),
             &RequestMeta::default(),
         )
         .await

@@ -1,16 +1,159 @@
-//! The SQLite event store: expected versions, atomic multi-stream appends,
-//! idempotency, concurrency, gap-free positions, subscription, durability.
+//! The event stores: expected versions, atomic multi-stream appends,
+//! idempotency, concurrency, gap-free positions, subscription, tampering —
+//! each case runs against SQLite and against PostgreSQL (`<case>::sqlite`,
+//! `<case>::postgres`); durability settings are SQLite's own, and two
+//! PostgreSQL stores on one database must serialise their appends.
+//!
+//! The PostgreSQL tests use the server at 127.0.0.1:5432 (user postgres, no
+//! password), each in a fresh database that is dropped afterwards. Where no
+//! server answers they print "SKIPPED: …" — except with CI=true, where they
+//! fail.
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
+use congvan::store::postgres::PgStore;
 use congvan::store::sqlite::SqliteStore;
 use congvan::store::{
-    ChainVerifier, EventStore, ExpectedVersion, StoreError, StreamAppend, Subscription,
+    ChainVerifier, EventStore, ExpectedVersion, RecordedEvent, StoreError, StreamAppend,
+    Subscription,
 };
+use sqlx::Connection;
 use tokio::sync::Barrier;
 
 use crate::helpers::{append, event};
+
+/// A store under test, which can be opened (again) on the same data.
+trait Backend {
+    type Store: EventStore + Clone;
+    async fn open(&self) -> Self::Store;
+}
+
+struct Sqlite(tempfile::TempDir);
+
+impl Sqlite {
+    fn new() -> Self {
+        Sqlite(tempfile::tempdir().expect("temp dir"))
+    }
+}
+
+impl Backend for Sqlite {
+    type Store = SqliteStore;
+    async fn open(&self) -> SqliteStore {
+        SqliteStore::open_dir(self.0.path())
+            .await
+            .expect("open store")
+    }
+}
+
+const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A fresh PostgreSQL database, dropped (best effort) when this is dropped —
+/// also when the test fails.
+struct Pg {
+    name: String,
+    url: String,
+}
+
+impl Pg {
+    /// None (after printing SKIPPED) when no server answers, unless CI=true.
+    async fn create() -> Option<Pg> {
+        let admin = format!("{PG_SERVER}/postgres");
+        let conn =
+            tokio::time::timeout(Duration::from_secs(10), sqlx::PgConnection::connect(&admin))
+                .await;
+        let mut conn = match conn {
+            Ok(Ok(c)) => c,
+            other => {
+                let why = match other {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "connecting timed out".to_string(),
+                };
+                if std::env::var("CI").as_deref() == Ok("true") {
+                    panic!(
+                        "PostgreSQL is required in CI but 127.0.0.1:5432 does not answer: {why}"
+                    );
+                }
+                eprintln!("SKIPPED: no PostgreSQL at 127.0.0.1:5432 ({why})");
+                return None;
+            }
+        };
+        let name = format!("congvan_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create the test database");
+        let _ = conn.close().await;
+        Some(Pg {
+            url: format!("{PG_SERVER}/{name}"),
+            name,
+        })
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // A runtime of its own: this runs inside (or after) the test's runtime.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(mut conn) =
+                    sqlx::PgConnection::connect(&format!("{PG_SERVER}/postgres")).await
+                {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+impl Backend for Pg {
+    type Store = PgStore;
+    async fn open(&self) -> PgStore {
+        PgStore::connect(&self.url).await.expect("connect store")
+    }
+}
+
+/// For each case `x`: the tests `x::sqlite` and `x::postgres`.
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$case(&super::Sqlite::new()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some(db) = super::Pg::create().await else {
+                    return;
+                };
+                super::$case(&db).await;
+            }
+        }
+    )*};
+}
+
+on_both_stores!(
+    expected_versions_are_enforced_and_name_the_actual_version,
+    multi_stream_appends_are_all_or_nothing,
+    appends_are_idempotent_by_event_id_forever,
+    invalid_appends_are_refused,
+    sixteen_writers_on_one_stream_exactly_one_wins_each_version,
+    sixteen_writers_on_sixteen_streams_all_succeed_gap_free,
+    a_subscriber_sees_every_position_once_and_in_order,
+);
 
 async fn open() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -18,11 +161,11 @@ async fn open() -> (tempfile::TempDir, SqliteStore) {
     (dir, store)
 }
 
-async fn all_events(store: &SqliteStore) -> Vec<congvan::store::RecordedEvent> {
+async fn all_events<S: EventStore>(store: &S) -> Vec<RecordedEvent> {
     store.read_all(1, 1_000_000).await.expect("read all")
 }
 
-fn assert_gap_free(events: &[congvan::store::RecordedEvent]) {
+fn assert_gap_free(events: &[RecordedEvent]) {
     for (i, e) in events.iter().enumerate() {
         assert_eq!(
             e.position,
@@ -36,9 +179,8 @@ fn assert_gap_free(events: &[congvan::store::RecordedEvent]) {
     }
 }
 
-#[tokio::test]
-async fn expected_versions_are_enforced_and_name_the_actual_version() {
-    let (_d, store) = open().await;
+async fn expected_versions_are_enforced_and_name_the_actual_version<B: Backend>(b: &B) {
+    let store = b.open().await;
     let r = store
         .append(append(
             "s-1",
@@ -102,9 +244,8 @@ async fn expected_versions_are_enforced_and_name_the_actual_version() {
     assert_eq!(all_events(&store).await.len(), 4);
 }
 
-#[tokio::test]
-async fn multi_stream_appends_are_all_or_nothing() {
-    let (_d, store) = open().await;
+async fn multi_stream_appends_are_all_or_nothing<B: Backend>(b: &B) {
+    let store = b.open().await;
     store
         .append(append("a", ExpectedVersion::NoStream, vec![event(1)]))
         .await
@@ -149,9 +290,8 @@ async fn multi_stream_appends_are_all_or_nothing() {
     assert_gap_free(&all_events(&store).await);
 }
 
-#[tokio::test]
-async fn appends_are_idempotent_by_event_id_forever() {
-    let (_d, store) = open().await;
+async fn appends_are_idempotent_by_event_id_forever<B: Backend>(b: &B) {
+    let store = b.open().await;
     let batch = vec![event(1), event(2)];
     let first = store
         .append(append("s", ExpectedVersion::NoStream, batch.clone()))
@@ -215,7 +355,7 @@ async fn appends_are_idempotent_by_event_id_forever() {
 
     // Idempotency survives a restart (it is the unique index, not memory).
     drop(store);
-    let store = SqliteStore::open_dir(_d.path()).await.expect("reopen");
+    let store = b.open().await;
     let again = store
         .append(append("s", ExpectedVersion::NoStream, batch))
         .await
@@ -224,9 +364,8 @@ async fn appends_are_idempotent_by_event_id_forever() {
     assert_eq!(all_events(&store).await.len(), 3);
 }
 
-#[tokio::test]
-async fn invalid_appends_are_refused() {
-    let (_d, store) = open().await;
+async fn invalid_appends_are_refused<B: Backend>(b: &B) {
+    let store = b.open().await;
     assert!(matches!(
         store.append(vec![]).await,
         Err(StoreError::InvalidAppend(_))
@@ -247,9 +386,8 @@ async fn invalid_appends_are_refused() {
     assert!(all_events(&store).await.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sixteen_writers_on_one_stream_exactly_one_wins_each_version() {
-    let (_d, store) = open().await;
+async fn sixteen_writers_on_one_stream_exactly_one_wins_each_version<B: Backend>(b: &B) {
+    let store = b.open().await;
     const TASKS: usize = 16;
     const ROUNDS: u64 = 25;
     let barrier = Arc::new(Barrier::new(TASKS));
@@ -292,9 +430,8 @@ async fn sixteen_writers_on_one_stream_exactly_one_wins_each_version() {
     assert_gap_free(&events);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sixteen_writers_on_sixteen_streams_all_succeed_gap_free() {
-    let (_d, store) = open().await;
+async fn sixteen_writers_on_sixteen_streams_all_succeed_gap_free<B: Backend>(b: &B) {
+    let store = b.open().await;
     let mut handles = Vec::new();
     for t in 0..16u64 {
         let store = store.clone();
@@ -326,9 +463,8 @@ async fn sixteen_writers_on_sixteen_streams_all_succeed_gap_free() {
     assert_eq!(ids.len(), events.len());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_subscriber_sees_every_position_once_and_in_order() {
-    let (_d, store) = open().await;
+async fn a_subscriber_sees_every_position_once_and_in_order<B: Backend>(b: &B) {
+    let store = b.open().await;
     const WRITERS: u64 = 32;
     const EACH: u64 = 20;
     // Some history before the subscriber starts (catch-up), the rest live.
@@ -387,33 +523,156 @@ async fn the_live_writer_connection_is_wal_with_synchronous_full() {
     assert_eq!(sync, 2, "PRAGMA synchronous = 2 is FULL");
 }
 
-#[tokio::test]
-async fn a_changed_row_breaks_the_chain_at_its_position() {
-    let (dir, store) = open().await;
-    for i in 0..5 {
-        store
-            .append(append("s", ExpectedVersion::Any, vec![event(i)]))
-            .await
-            .expect("append");
-    }
-    drop(store);
-    // Tamper through a separate read-write connection, as an attacker would.
-    let path = dir.path().join("congvan.db");
-    let url = format!("sqlite://{}", path.display());
-    let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
-    sqlx::query("UPDATE events SET payload = json_set(payload, '$.x', 1) WHERE position = 3")
-        .execute(&pool)
-        .await
-        .expect("tamper");
-    pool.close().await;
-    let store = SqliteStore::open_dir(dir.path()).await.expect("reopen");
+/// Where the chain first breaks, reading the whole log.
+async fn chain_break<S: EventStore>(store: &S) -> Option<u64> {
     let mut chain = ChainVerifier::default();
-    let mut broke_at = None;
-    for e in all_events(&store).await {
+    for e in all_events(store).await {
         if let Err(b) = chain.check(&e) {
-            broke_at = Some(b.position);
-            break;
+            return Some(b.position);
         }
     }
-    assert_eq!(broke_at, Some(3));
+    None
+}
+
+/// Tampering through a separate read-write connection, as an attacker would.
+mod a_changed_row_breaks_the_chain_at_its_position {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite() {
+        let (dir, store) = open().await;
+        for i in 0..5 {
+            store
+                .append(append("s", ExpectedVersion::Any, vec![event(i)]))
+                .await
+                .expect("append");
+        }
+        drop(store);
+        let path = dir.path().join("congvan.db");
+        let url = format!("sqlite://{}", path.display());
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+        sqlx::query("UPDATE events SET payload = json_set(payload, '$.x', 1) WHERE position = 3")
+            .execute(&pool)
+            .await
+            .expect("tamper");
+        pool.close().await;
+        let store = SqliteStore::open_dir(dir.path()).await.expect("reopen");
+        assert_eq!(chain_break(&store).await, Some(3));
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let Some(db) = Pg::create().await else {
+            return;
+        };
+        let store = db.open().await;
+        for i in 0..5 {
+            store
+                .append(append("s", ExpectedVersion::Any, vec![event(i)]))
+                .await
+                .expect("append");
+        }
+        assert_eq!(chain_break(&store).await, None, "intact before tampering");
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+        let changed = sqlx::query(
+            "UPDATE events SET payload = replace(payload, '\"x\":0', '\"x\":1') WHERE position = 3",
+        )
+        .execute(&mut conn)
+        .await
+        .expect("tamper");
+        assert_eq!(changed.rows_affected(), 1);
+        let _ = conn.close().await;
+        assert_eq!(chain_break(&store).await, Some(3));
+        drop(store);
+        // A store opened afterwards reads the same break.
+        let store = db.open().await;
+        assert_eq!(chain_break(&store).await, Some(3));
+    }
+}
+
+/// Two servers on one database: 16 tasks on each append concurrently, to
+/// their own streams and, with optimistic retries, to one shared stream.
+/// Positions stay gap-free, the chain holds, the shared stream gets every
+/// version exactly once, and each store's head follows the other's appends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_postgres_stores_on_one_database_serialise_their_appends() {
+    let Some(db) = Pg::create().await else {
+        return;
+    };
+    let stores = [db.open().await, db.open().await];
+    const TASKS: usize = 16;
+    const OWN: u64 = 10;
+    const SHARED: u64 = 5;
+    let barrier = Arc::new(Barrier::new(2 * TASKS));
+    let mut handles = Vec::new();
+    for (s, store) in stores.iter().enumerate() {
+        for t in 0..TASKS {
+            let store = store.clone();
+            let barrier = barrier.clone();
+            handles.push(tokio::spawn(async move {
+                barrier.wait().await;
+                let stream = format!("p{s}-{t}");
+                let mut shared_wins = Vec::new();
+                for i in 0..OWN {
+                    let expected = if i == 0 {
+                        ExpectedVersion::NoStream
+                    } else {
+                        ExpectedVersion::Exact(i)
+                    };
+                    let r = store
+                        .append(append(&stream, expected, vec![event(i)]))
+                        .await
+                        .expect("own stream never conflicts");
+                    assert_eq!(r.streams[0].last_version, i + 1);
+                    if i < SHARED {
+                        // Read the version, append expecting it; retry when
+                        // the other server (or a neighbour) got there first.
+                        loop {
+                            let expected = match store.stream_version("shared").await.expect("v") {
+                                None => ExpectedVersion::NoStream,
+                                Some(v) => ExpectedVersion::Exact(v),
+                            };
+                            match store
+                                .append(append("shared", expected, vec![event(100 + i)]))
+                                .await
+                            {
+                                Ok(r) => {
+                                    shared_wins.push(r.streams[0].last_version);
+                                    break;
+                                }
+                                Err(StoreError::WrongExpectedVersion { .. }) => {}
+                                Err(e) => panic!("unexpected error {e}"),
+                            }
+                        }
+                    }
+                }
+                shared_wins
+            }));
+        }
+    }
+    let mut shared = Vec::new();
+    for h in handles {
+        shared.extend(h.await.expect("task"));
+    }
+    let total = 2 * TASKS as u64 * (OWN + SHARED);
+    let events = all_events(&stores[0]).await;
+    assert_eq!(events.len() as u64, total);
+    assert_gap_free(&events);
+    assert_eq!(all_events(&stores[1]).await, events, "both read one log");
+    shared.sort_unstable();
+    let expected: Vec<u64> = (1..=2 * TASKS as u64 * SHARED).collect();
+    assert_eq!(shared, expected, "every shared version won exactly once");
+    let versions: Vec<u64> = events
+        .iter()
+        .filter(|e| e.stream == "shared")
+        .map(|e| e.version)
+        .collect();
+    assert_eq!(versions, expected, "shared versions follow positions");
+    for store in &stores {
+        let mut head = store.head();
+        tokio::time::timeout(Duration::from_secs(10), head.wait_for(|h| *h == total))
+            .await
+            .expect("each store's head reaches the other's appends")
+            .expect("store open");
+    }
 }
