@@ -370,6 +370,20 @@ fn new_row(
     }
 }
 
+/// Completes row `from` and opens the next task for `holder` below it.
+fn hand_on(
+    doc: &mut Document,
+    from: RowId,
+    holder: Holder,
+    task: Task,
+    at: Timestamp,
+    by: &UserId,
+) {
+    set_status(doc, from, RowStatus::Completed, at);
+    let r = new_row(doc.next_row_id(), Some(from), holder, task, None, at, by);
+    doc.rows.push(r);
+}
+
 fn set_status(doc: &mut Document, id: RowId, status: RowStatus, at: Timestamp) {
     if let Some(r) = doc.row_mut(id) {
         r.status = status;
@@ -578,17 +592,8 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
             ..
         } => {
             if let Some(id) = doc.open_row_of(Task::Register).map(|r| r.id) {
-                set_status(&mut doc, id, RowStatus::Completed, *at);
-                let r = new_row(
-                    doc.next_row_id(),
-                    Some(id),
-                    Holder::Unit(doc.clerk_unit.clone()),
-                    Task::Submit,
-                    None,
-                    *at,
-                    by,
-                );
-                doc.rows.push(r);
+                let clerks = Holder::Unit(doc.clerk_unit.clone());
+                hand_on(&mut doc, id, clerks, Task::Submit, *at, by);
             }
             doc.arrival = Some(Arrival {
                 number: *arrival_number,
@@ -747,13 +752,11 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
             next_reviewer,
             ..
         } => {
-            set_status(&mut doc, *row, RowStatus::Completed, *at);
             let (holder, task) = match next_reviewer {
                 Some(u) => (Holder::User(u.clone()), Task::Review),
                 None => (Holder::Unit(doc.clerk_unit.clone()), Task::Number),
             };
-            let r = new_row(doc.next_row_id(), Some(*row), holder, task, None, *at, by);
-            doc.rows.push(r);
+            hand_on(&mut doc, *row, holder, task, *at, by);
             if next_reviewer.is_none() {
                 doc.status = Status::Approved;
             }
@@ -779,17 +782,8 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
             series,
             issue_date,
         } => {
-            set_status(&mut doc, *row, RowStatus::Completed, *at);
-            let r = new_row(
-                doc.next_row_id(),
-                Some(*row),
-                Holder::Unit(doc.clerk_unit.clone()),
-                Task::Dispatch,
-                None,
-                *at,
-                by,
-            );
-            doc.rows.push(r);
+            let clerks = Holder::Unit(doc.clerk_unit.clone());
+            hand_on(&mut doc, *row, clerks, Task::Dispatch, *at, by);
             doc.issued = Some(Issued {
                 number_notation: number_notation.clone(),
                 year: *year,
