@@ -12,13 +12,14 @@ use crate::domain::decide::{
     Action, AssignmentSpec, DeadlineSpec, RegistrationFacts, ReviewDecision, agency_date,
 };
 use crate::domain::directory::DirectoryEvent;
+use crate::domain::events::default_notation;
 use crate::domain::model::{
     CaseFile, DocumentId, Holder, Issuer, Metadata, OfficialRole, Role, RowId, Series, Signer,
     Source, Task,
 };
 use crate::domain::values::{
-    AgencyCode, DocumentType, Notation, NumberNotation, OrganName, PersonName, Secrecy, Subject,
-    Text, UnitId, Urgency, UserId, ValueError,
+    AgencyCode, DocumentType, NumberNotation, OrganName, PersonName, Secrecy, Subject, Text,
+    UnitId, Urgency, UserId, ValueError,
 };
 use crate::pdf::sample::sample_pdf;
 use crate::projections;
@@ -503,20 +504,28 @@ pub async fn run(app: &App) -> Result<String, AppError> {
         }),
     )
     .await?;
-    walk.step(
-        "lanhdao",
-        outgoing,
-        "approves it",
-        Action::Review(ReviewDecision::Approve {
-            comment: Some(text("comment", "Đồng ý ban hành.")?),
-            next_reviewer: None,
-        }),
-    )
-    .await?;
-    let notation = v(Notation::parse(&format!(
-        "{}-{AGENCY_ABBREVIATION}",
-        DocumentType::QuyetDinh.abbreviation().unwrap_or("QĐ")
-    )))?;
+    let approved = walk
+        .step(
+            "lanhdao",
+            outgoing,
+            "approves it",
+            Action::Review(ReviewDecision::Approve {
+                comment: Some(text("comment", "Đồng ý ban hành.")?),
+                next_reviewer: None,
+            }),
+        )
+        .await?;
+    let drafting_unit = approved
+        .document
+        .drafting_unit
+        .as_ref()
+        .map(|u| u.as_str().to_string())
+        .unwrap_or_default();
+    let notation = v(default_notation(
+        &approved.document.metadata,
+        AGENCY_ABBREVIATION,
+        &drafting_unit,
+    ))?;
     let o = walk
         .step(
             "vanthu",

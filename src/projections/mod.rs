@@ -256,11 +256,6 @@ impl Projections {
         &self.pool
     }
 
-    /// The last position applied.
-    pub fn position(&self) -> u64 {
-        *self.checkpoint.borrow()
-    }
-
     /// Waits until every projection has applied `position` (read-your-writes).
     pub async fn wait_for(&self, position: u64) -> Result<(), ProjectionError> {
         let mut rx = self.checkpoint.clone();

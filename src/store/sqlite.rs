@@ -11,7 +11,7 @@
 //! writer writes).
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -66,8 +66,6 @@ enum Message {
 pub struct WriterStats {
     /// Transactions committed (one per group commit that stored something).
     pub commits: AtomicU64,
-    /// Append requests answered (accepted, replayed or refused).
-    pub requests: AtomicU64,
     /// Events stored.
     pub events: AtomicU64,
 }
@@ -79,7 +77,6 @@ pub struct SqliteStore {
     tx: mpsc::Sender<Message>,
     pool: SqlitePool,
     head: watch::Receiver<u64>,
-    path: PathBuf,
 }
 
 fn connect_options(path: &Path) -> SqliteConnectOptions {
@@ -127,17 +124,12 @@ impl SqliteStore {
             tx,
             pool,
             head,
-            path: path.to_path_buf(),
         })
     }
 
     /// The read pool (for checks and tools that read the log directly).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The writer task's counters.
@@ -197,10 +189,8 @@ async fn writer_task(
                 Err(_) => break,
             }
         }
-        let requests = batch.len() as u64;
         let before = state.head;
         process_batch(&mut conn, &mut state, batch, &head_tx).await;
-        stats.requests.fetch_add(requests, Ordering::Relaxed);
         if state.head > before {
             stats.commits.fetch_add(1, Ordering::Relaxed);
             stats
