@@ -11,6 +11,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::blobs::BlobStore;
+use crate::domain::access::{AUTH_STREAM, AuthEvent, ViewKind, Viewed};
 use crate::domain::decide::{Action, Command, DomainError, Policy, RegistrationFacts, agency_date};
 use crate::domain::directory::{self, DirectoryEvent};
 use crate::domain::model::{Actor, Document, DocumentId, PdfRef, Series};
@@ -53,6 +54,9 @@ pub enum AppError {
     UnknownOfficial(String),
     #[error("the document was changed by someone else at the same time; try again")]
     Contention,
+    /// The caller's `If-Match` names another version than the document's.
+    #[error("the document is at version {actual}, not {expected}: reload it and try again")]
+    StaleVersion { expected: u64, actual: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -193,6 +197,29 @@ impl App {
 
     /// Appends directory events (units, officials) and waits for the projection.
     pub async fn define_directory(&self, events: Vec<DirectoryEvent>) -> Result<(), AppError> {
+        self.change_directory(events, ExpectedVersion::Any, &RequestMeta::default(), None)
+            .await
+    }
+
+    /// The directory stream's version, for [`App::change_directory`].
+    pub async fn directory_version(&self) -> Result<Option<u64>, AppError> {
+        Ok(self.store.stream_version(directory::STREAM).await?)
+    }
+
+    /// Appends directory changes made by `admin` if the directory is still
+    /// at `expected` (checked against the projection by the caller);
+    /// otherwise [`AppError::Contention`] and nothing is appended.
+    pub async fn change_directory(
+        &self,
+        events: Vec<DirectoryEvent>,
+        expected: ExpectedVersion,
+        meta: &RequestMeta,
+        admin: Option<&UserId>,
+    ) -> Result<(), AppError> {
+        let metadata = match admin {
+            Some(a) => event_metadata(a, meta),
+            None => "{}".to_string(),
+        };
         let events = events
             .iter()
             .map(|e| NewEvent {
@@ -200,19 +227,97 @@ impl App {
                 event_type: e.event_type().to_string(),
                 schema_version: DirectoryEvent::SCHEMA_VERSION,
                 payload: e.to_payload(),
-                metadata: "{}".to_string(),
+                metadata: metadata.clone(),
             })
             .collect();
         let r = self
             .store
             .append(vec![StreamAppend {
                 stream: directory::STREAM.to_string(),
-                expected: ExpectedVersion::Any,
+                expected,
                 events,
+            }])
+            .await
+            .map_err(|e| match e {
+                StoreError::WrongExpectedVersion { .. } => AppError::Contention,
+                other => other.into(),
+            })?;
+        self.projections.wait_for(r.last_position).await?;
+        Ok(())
+    }
+
+    /// Records that `user` read document `id`, in the stream
+    /// `views-<id>` (never the document's own: a read changes no version),
+    /// and waits until the trail shows it.
+    pub async fn record_view(
+        &self,
+        user: &UserId,
+        id: DocumentId,
+        what: ViewKind,
+        revision: Option<u32>,
+        meta: &RequestMeta,
+    ) -> Result<(), AppError> {
+        let view = Viewed {
+            at: Timestamp::now(),
+            user: user.clone(),
+            what,
+            revision,
+        };
+        let r = self
+            .store
+            .append(vec![StreamAppend {
+                stream: Viewed::stream(id),
+                expected: ExpectedVersion::Any,
+                events: vec![NewEvent {
+                    event_id: new_event_id(),
+                    event_type: Viewed::EVENT_TYPE.to_string(),
+                    schema_version: Viewed::SCHEMA_VERSION,
+                    payload: serde_json::to_string(&view).unwrap_or_default(),
+                    metadata: event_metadata(user, meta),
+                }],
             }])
             .await?;
         self.projections.wait_for(r.last_position).await?;
         Ok(())
+    }
+
+    /// Appends a sign-in, failed sign-in or sign-out to the stream `auth`.
+    pub async fn record_auth(&self, event: &AuthEvent, meta: &RequestMeta) -> Result<(), AppError> {
+        self.store
+            .append(vec![StreamAppend {
+                stream: AUTH_STREAM.to_string(),
+                expected: ExpectedVersion::Any,
+                events: vec![NewEvent {
+                    event_id: new_event_id(),
+                    event_type: event.event_type().to_string(),
+                    schema_version: AuthEvent::SCHEMA_VERSION,
+                    payload: event.to_payload(),
+                    metadata: serde_json::to_string(meta).unwrap_or_else(|_| "{}".into()),
+                }],
+            }])
+            .await?;
+        Ok(())
+    }
+
+    /// Every `auth` event, oldest first (the server rebuilds its list of
+    /// revoked tokens from it when it starts).
+    pub async fn auth_events(&self) -> Result<Vec<AuthEvent>, AppError> {
+        let mut out = Vec::new();
+        let mut from = 1;
+        loop {
+            let batch = self.store.read_stream(AUTH_STREAM, from, 1000).await?;
+            let Some(last) = batch.last() else { break };
+            from = last.version + 1;
+            for e in batch {
+                out.push(AuthEvent::decode(&e.event_type, &e.payload).map_err(|err| {
+                    AppError::Decode {
+                        position: e.position,
+                        reason: err.to_string(),
+                    }
+                })?);
+            }
+        }
+        Ok(out)
     }
 
     /// Loads a document's events and folds them.
@@ -246,7 +351,25 @@ impl App {
         action: Action,
         meta: &RequestMeta,
     ) -> Result<Outcome, AppError> {
-        self.run(user, id, action, meta, None).await
+        self.run(user, id, action, meta, None, None).await
+    }
+
+    /// Runs a command only if the document's stream is at version
+    /// `if_match` (HTTP `If-Match`); otherwise [`AppError::StaleVersion`],
+    /// and nothing is appended. `upload` as for [`App::execute_with_upload`].
+    pub async fn execute_if(
+        &self,
+        user: &UserId,
+        id: DocumentId,
+        action: Action,
+        meta: &RequestMeta,
+        upload: Option<&Upload>,
+        if_match: Option<u64>,
+    ) -> Result<Outcome, AppError> {
+        if let Some(upload) = upload {
+            check_carried(&action, upload)?;
+        }
+        self.run(user, id, action, meta, upload, if_match).await
     }
 
     /// Runs a command that carries an uploaded PDF (its `PdfRef` is
@@ -260,19 +383,8 @@ impl App {
         meta: &RequestMeta,
         upload: &Upload,
     ) -> Result<Outcome, AppError> {
-        let carried = match &action {
-            Action::Receive { pdf, .. } | Action::Draft { pdf, .. } => pdf.as_ref(),
-            Action::AddRevision { pdf, .. } => Some(pdf),
-            _ => None,
-        };
-        if carried != Some(&upload.pdf) {
-            return Err(DomainError::Invalid {
-                field: "file",
-                rule: "the command must carry the uploaded file's reference".into(),
-            }
-            .into());
-        }
-        self.run(user, id, action, meta, Some(upload)).await
+        check_carried(&action, upload)?;
+        self.run(user, id, action, meta, Some(upload), None).await
     }
 
     async fn run(
@@ -282,13 +394,10 @@ impl App {
         action: Action,
         meta: &RequestMeta,
         upload: Option<&Upload>,
+        if_match: Option<u64>,
     ) -> Result<Outcome, AppError> {
         let actor = self.actor(user).await?;
-        let metadata = serde_json::to_string(&EventMetadata {
-            actor: user,
-            request: meta,
-        })
-        .unwrap_or_else(|_| "{}".into());
+        let metadata = event_metadata(user, meta);
         let _register_guard = match register_lock_key(&action) {
             Some(key) => {
                 let lock = {
@@ -304,6 +413,14 @@ impl App {
         };
         for _ in 0..ATTEMPTS {
             let (state, version) = self.load(id).await?;
+            if let Some(expected) = if_match
+                && expected != version
+            {
+                return Err(AppError::StaleVersion {
+                    expected,
+                    actual: version,
+                });
+            }
             let now = Timestamp::now();
             let today = agency_date(now);
             let mut action = action.clone();
@@ -474,6 +591,23 @@ impl App {
     }
 }
 
+/// An upload must be the file the command carries.
+fn check_carried(action: &Action, upload: &Upload) -> Result<(), AppError> {
+    let carried = match action {
+        Action::Receive { pdf, .. } | Action::Draft { pdf, .. } => pdf.as_ref(),
+        Action::AddRevision { pdf, .. } => Some(pdf),
+        _ => None,
+    };
+    if carried != Some(&upload.pdf) {
+        return Err(DomainError::Invalid {
+            field: "file",
+            rule: "the command must carry the uploaded file's reference".into(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// Which register (and year) a command takes a number from, if any.
 fn register_lock_key(action: &Action) -> Option<String> {
     match action {
@@ -485,6 +619,14 @@ fn register_lock_key(action: &Action) -> Option<String> {
         Action::Number { issue_date, .. } => Some(format!("outgoing-{}", issue_date.year())),
         _ => None,
     }
+}
+
+fn event_metadata(user: &UserId, meta: &RequestMeta) -> String {
+    serde_json::to_string(&EventMetadata {
+        actor: user,
+        request: meta,
+    })
+    .unwrap_or_else(|_| "{}".into())
 }
 
 /// Event ids are UUIDv7: unique, and ordered by time for index locality.

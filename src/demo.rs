@@ -141,6 +141,34 @@ pub async fn seed_organisation(app: &App) -> Result<bool, AppError> {
     Ok(true)
 }
 
+/// The password of every demo official (`serve --demo` only).
+pub const DEMO_PASSWORD: &str = "demo";
+
+/// `serve --demo`: into an empty data directory, the demo organisation and
+/// a password (`demo`) for each of its officials. A data directory that
+/// holds any event is left exactly as it is. Returns whether it seeded.
+pub async fn seed_users(app: &App) -> Result<bool, AppError> {
+    let head = *crate::store::EventStore::head(&app.store).borrow();
+    if head > 0 {
+        return Ok(false);
+    }
+    let at = Timestamp::now();
+    let mut events = organisation(at)?;
+    for (user, ..) in OFFICIALS {
+        // The demo password is shorter than the rule for real passwords
+        // (`check_new_password`): it is set here, never through the API.
+        let password_hash = crate::auth::password::hash_password(DEMO_PASSWORD)
+            .map_err(|e| AppError::Io(std::io::Error::other(e.to_string())))?;
+        events.push(DirectoryEvent::PasswordSet {
+            at,
+            user: v(UserId::parse(user))?,
+            password_hash,
+        });
+    }
+    app.define_directory(events).await?;
+    Ok(true)
+}
+
 struct Walk<'a> {
     app: &'a App,
     out: &'a mut String,

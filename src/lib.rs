@@ -3,11 +3,14 @@
 
 pub mod app;
 pub mod audit;
+pub mod auth;
 pub mod blobs;
 pub mod demo;
 pub mod digest;
 pub mod domain;
+pub mod http;
 pub mod pdf;
 pub mod projections;
 pub mod schemas;
+pub mod settings;
 pub mod store;

@@ -30,6 +30,26 @@ struct DataDir {
 
 #[derive(Subcommand, Debug)]
 enum Commands {
+    /// Run the HTTP API. Settings: defaults < --config FILE (TOML) <
+    /// CONGVAN_* environment variables < these flags.
+    Serve {
+        /// A TOML settings file (also CONGVAN_CONFIG).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The data directory (default ./data, created when missing).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// ADDR:PORT to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// ADDR:PORT for Prometheus metrics (default 127.0.0.1:9464; "" turns them off).
+        #[arg(long)]
+        metrics_listen: Option<String>,
+        /// Seed the demo organisation and its users (password "demo") into an
+        /// empty data directory; a directory with data is left unchanged.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Create the demo organisation and walk one incoming and one outgoing
     /// document through their whole journey, printing where each one sits.
     Demo {
@@ -88,13 +108,28 @@ enum ProjectionsCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CONGVAN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let (default_filter, json) = match &cli.command {
+        Commands::Serve { .. } => (
+            "info",
+            std::env::var("CONGVAN_LOG_FORMAT").map_or(true, |f| f != "text"),
+        ),
+        _ => ("warn", false),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONGVAN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    if json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -119,6 +154,36 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
+        Commands::Serve {
+            config,
+            data_dir,
+            listen,
+            metrics_listen,
+            demo,
+        } => {
+            let overrides = congvan::settings::Overrides {
+                config,
+                data_dir,
+                listen,
+                metrics_listen,
+            };
+            let settings = congvan::settings::Settings::load(&overrides, std::env::vars())?;
+            let app = congvan::http::Application::build(settings.clone(), demo).await?;
+            tracing::info!(
+                listen = %settings.listen,
+                port = app.port(),
+                metrics_port = ?app.metrics_port(),
+                data_dir = %settings.data_dir.display(),
+                "congvan is serving"
+            );
+            eprintln!(
+                "congvan: serving http://{} (docs at /docs), data in {}",
+                local_addr(&settings.listen, app.port()),
+                settings.data_dir.display()
+            );
+            app.run_until_stopped().await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Commands::Demo { dir: d, calendar } => {
             let mut config = Config::new(&d.data_dir);
             if let Some(path) = calendar {
@@ -180,6 +245,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let store = SqliteStore::open_dir(&d.data_dir).await?;
             check(&d, &store).await
         }
+    }
+}
+
+/// The address to print: the configured host with the bound port.
+fn local_addr(listen: &str, port: u16) -> String {
+    match listen.rsplit_once(':') {
+        Some((host, _)) => format!("{host}:{port}"),
+        None => format!("{listen}:{port}"),
     }
 }
 

@@ -21,6 +21,7 @@ use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
+use crate::domain::access::{AUTH_STREAM, AuthEvent, Viewed};
 use crate::domain::directory::{self, DirectoryEvent};
 use crate::domain::events::{DocumentEvent, RECEIVED_SCHEMA_VERSION, current_schema_version};
 use crate::domain::model::DocumentId;
@@ -103,6 +104,38 @@ pub fn payload_schemas() -> Vec<(String, Value)> {
         );
         out.push((event_type, schema));
     }
+
+    let (variants, defs) = split_tagged::<AuthEvent>("type");
+    for (event_type, variant) in variants {
+        let schema = payload_file(
+            &event_type,
+            variant,
+            &defs,
+            AuthEvent::SCHEMA_VERSION,
+            AUTH_STREAM,
+            true,
+            "",
+        );
+        out.push((event_type, schema));
+    }
+
+    let mut root = root_schema::<Viewed>();
+    let defs = take_defs(&mut root);
+    for key in ["$schema", "title"] {
+        root.remove(key);
+    }
+    out.push((
+        Viewed::EVENT_TYPE.to_string(),
+        payload_file(
+            Viewed::EVENT_TYPE,
+            Value::Object(root),
+            &defs,
+            Viewed::SCHEMA_VERSION,
+            &format!("{}<document_id>", Viewed::STREAM_PREFIX),
+            false,
+            "",
+        ),
+    ));
 
     let mut root = root_schema::<NumberTaken>();
     let defs = take_defs(&mut root);
@@ -1071,6 +1104,84 @@ mod tests {
             validators.assert_payload_valid(event.event_type(), &event.to_payload());
             seen.insert(event.event_type().to_string());
         }
+        let who = user("quantri");
+        let unit = crate::domain::values::UnitId::parse("TH").expect("unit");
+        let name = |s: &str| crate::domain::values::PersonName::parse(s).expect("name");
+        let directory = [
+            DirectoryEvent::UnitRenamed {
+                at,
+                id: unit.clone(),
+                name: crate::domain::values::OrganName::parse("Phòng Tổng hợp - Thi đua")
+                    .expect("name"),
+            },
+            DirectoryEvent::OfficialChanged {
+                at,
+                user: who.clone(),
+                full_name: name("Hoàng Văn Long"),
+                position: name("Quản trị"),
+                unit,
+                roles: vec![crate::domain::model::OfficialRole::Admin],
+            },
+            DirectoryEvent::OfficialDeactivated {
+                at,
+                user: who.clone(),
+            },
+            DirectoryEvent::OfficialReactivated {
+                at,
+                user: who.clone(),
+            },
+            DirectoryEvent::PasswordSet {
+                at,
+                user: who.clone(),
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+            },
+            DirectoryEvent::SigningTitlesSet {
+                at,
+                user: who.clone(),
+                titles: vec![
+                    crate::domain::directory::SigningTitle::Kt,
+                    crate::domain::directory::SigningTitle::Tuq,
+                ],
+            },
+        ];
+        for event in directory {
+            validators.assert_payload_valid(event.event_type(), &event.to_payload());
+            seen.insert(event.event_type().to_string());
+        }
+        let auth = [
+            AuthEvent::SignedIn {
+                at,
+                user: who.clone(),
+                token_id: "5f0c".into(),
+                client_address: Some("127.0.0.1".into()),
+            },
+            AuthEvent::SignInFailed {
+                at,
+                username: "nobody".into(),
+                reason: crate::domain::access::SignInFailure::BadCredentials,
+                client_address: None,
+            },
+            AuthEvent::TokenRevoked {
+                at,
+                user: who.clone(),
+                token_id: "5f0c".into(),
+                expires: 1_800_000_000,
+            },
+        ];
+        for event in auth {
+            validators.assert_payload_valid(event.event_type(), &event.to_payload());
+            seen.insert(event.event_type().to_string());
+        }
+        let view = Viewed {
+            at,
+            user: who,
+            what: crate::domain::access::ViewKind::Pdf,
+            revision: Some(1),
+        };
+        let payload = serde_json::to_string(&view).expect("serialise");
+        validators.assert_payload_valid(Viewed::EVENT_TYPE, &payload);
+        seen.insert(Viewed::EVENT_TYPE.to_string());
+
         let taken = NumberTaken {
             number: 5,
             document_id: document(4),

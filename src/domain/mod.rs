@@ -1,6 +1,7 @@
 //! The pure domain: value types, commands, events, decide / evolve.
 //! No I/O, no clock, no randomness: facts from outside travel in commands.
 
+pub mod access;
 pub mod calendar;
 pub mod decide;
 pub mod directory;

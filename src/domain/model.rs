@@ -230,6 +230,7 @@ pub struct Row {
 
 /// Who signs (SignerInfo: Position, FullName).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Signer {
     pub position: PersonName,
     pub full_name: PersonName,
@@ -237,6 +238,7 @@ pub struct Signer {
 
 /// The issuing agency (OrganId + OrganName).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Issuer {
     pub code: AgencyCode,
     pub name: OrganName,
@@ -244,6 +246,7 @@ pub struct Issuer {
 
 /// Decree 30 appendix VI metadata, parsed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Metadata {
     pub document_type: DocumentType,
     #[serde(default)]

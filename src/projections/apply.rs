@@ -6,6 +6,7 @@ use sqlx::{Connection, QueryBuilder, SqliteConnection};
 use tokio::sync::watch;
 
 use super::{NAMES, ProjectionError};
+use crate::domain::access::Viewed;
 use crate::domain::directory::{self, DirectoryEvent};
 use crate::domain::events::describe;
 use crate::domain::model::{Direction, Document, DocumentId, Holder, Role, RowStatus, Task};
@@ -200,14 +201,31 @@ impl Projector {
             } else if e.stream == directory::STREAM {
                 let ev = DirectoryEvent::decode(&e.event_type, &e.payload)
                     .map_err(|err| fail(err.to_string()))?;
-                if let DirectoryEvent::OfficialCreated { user, unit, .. } = &ev {
+                if let DirectoryEvent::OfficialCreated { user, unit, .. }
+                | DirectoryEvent::OfficialChanged { user, unit, .. } = &ev
+                {
                     self.official_units
                         .insert(user.to_string(), unit.to_string());
                 }
                 directory_events.push(ev);
+            } else if let Some(id) = Viewed::document_of(&e.stream) {
+                let view: Viewed =
+                    serde_json::from_str(&e.payload).map_err(|err| fail(err.to_string()))?;
+                trail.push(TrailRow {
+                    position: e.position,
+                    document_id: id,
+                    version: e.version,
+                    actor: view.user.to_string(),
+                    action: Viewed::EVENT_TYPE,
+                    at: view.at.to_string(),
+                    recorded_at: e.recorded_at,
+                    summary: view.describe(),
+                    hash: e.hash.clone(),
+                });
             }
             // Register streams need no rows of their own: the registers are
-            // derived from the document events that took the numbers.
+            // derived from the document events that took the numbers. The
+            // `auth` stream is read by the server itself.
         }
         for ev in &directory_events {
             write_directory(&mut tx, ev).await?;
@@ -287,6 +305,59 @@ async fn write_directory(
             .execute(&mut *tx)
             .await?;
         }
+        DirectoryEvent::UnitRenamed { id, name, .. } => {
+            sqlx::query("UPDATE units SET name = ? WHERE id = ?")
+                .bind(name.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        DirectoryEvent::OfficialChanged {
+            user,
+            full_name,
+            position,
+            unit,
+            roles,
+            ..
+        } => {
+            sqlx::query(
+                "UPDATE officials SET full_name = ?, position = ?, unit = ?, roles = ? WHERE user = ?",
+            )
+            .bind(full_name.as_str())
+            .bind(position.as_str())
+            .bind(unit.as_str())
+            .bind(serde_json::to_string(roles).unwrap_or_default())
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        DirectoryEvent::OfficialDeactivated { user, .. }
+        | DirectoryEvent::OfficialReactivated { user, .. } => {
+            let active = matches!(ev, DirectoryEvent::OfficialReactivated { .. });
+            sqlx::query("UPDATE officials SET active = ? WHERE user = ?")
+                .bind(active)
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        DirectoryEvent::PasswordSet {
+            user,
+            password_hash,
+            ..
+        } => {
+            sqlx::query("UPDATE officials SET password_hash = ? WHERE user = ?")
+                .bind(password_hash)
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        DirectoryEvent::SigningTitlesSet { user, titles, .. } => {
+            sqlx::query("UPDATE officials SET signing_titles = ? WHERE user = ?")
+                .bind(serde_json::to_string(titles).unwrap_or_default())
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     Ok(())
 }
@@ -354,6 +425,7 @@ struct Rows {
     stats: Vec<Vec<V>>,
     incoming_register: Vec<Vec<V>>,
     outgoing_register: Vec<Vec<V>>,
+    access: Vec<Vec<V>>,
 }
 
 const DOCUMENT_COLUMNS: &str = "id, direction, status, document_type, number_notation, \
@@ -362,6 +434,7 @@ const DOCUMENT_COLUMNS: &str = "id, direction, status, document_type, number_not
 const LOCATION_COLUMNS: &str = "document_id, row_id, parent_row, holder_kind, holder_id, task, role, status, since, deadline, assigned_by";
 const INBOX_COLUMNS: &str = "holder_kind, holder_id, document_id, row_id, task, role, status, since, \
     deadline, direction, number_notation, subject, urgency";
+const ACCESS_COLUMNS: &str = "document_id, holder_kind, holder_id";
 const STATS_COLUMNS: &str = "document_id, row_id, unit_id, holder, role, deadline, completed_on";
 const INCOMING_COLUMNS: &str = "year, arrival_number, arrival_date, issuer, number_notation, \
     issue_date, type_and_subject, recipients, transferred_on, received_by, note, document_id";
@@ -441,6 +514,16 @@ impl Rows {
                 subject.into(),
                 m.urgency.code().into(),
             ]);
+        }
+        // access: every holder the document was ever routed to, and its creator.
+        let mut seen: HashSet<(&str, &str)> = HashSet::new();
+        let holders = std::iter::once(("user", d.created_by.as_str()))
+            .chain(d.rows.iter().map(|r| (r.holder.kind(), r.holder.id())));
+        for (kind, holder) in holders {
+            if seen.insert((kind, holder)) {
+                self.access
+                    .push(vec![id.as_str().into(), kind.into(), holder.into()]);
+            }
         }
         // stats: completed lead / coordinate handling rows.
         for r in d.rows.iter().filter(|r| {
@@ -569,7 +652,7 @@ impl Rows {
     }
 
     async fn write(self, tx: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-        for table in ["location", "inbox", "stats"] {
+        for table in ["location", "inbox", "stats", "access"] {
             for chunk in self.replaced.chunks(500) {
                 let mut q =
                     QueryBuilder::new(format!("DELETE FROM {table} WHERE document_id IN ("));
@@ -591,6 +674,7 @@ impl Rows {
         insert(tx, "INSERT INTO location", LOCATION_COLUMNS, &self.location).await?;
         insert(tx, "INSERT INTO inbox", INBOX_COLUMNS, &self.inbox).await?;
         insert(tx, "INSERT INTO stats", STATS_COLUMNS, &self.stats).await?;
+        insert(tx, "INSERT INTO access", ACCESS_COLUMNS, &self.access).await?;
         insert(
             tx,
             "INSERT OR REPLACE INTO incoming_register",

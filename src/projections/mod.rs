@@ -21,11 +21,15 @@
 //! - `trail`: one line per document event — actor, action, time, position, hash;
 //! - `stats`: one row per completed handling row (lead or coordinate) with its
 //!   unit, deadline and completion date (see [`stats`] for the definitions);
-//! - `officials`, `units`, `agency`: the directory.
+//! - `officials`, `units`, `agency`: the directory;
+//! - `access`: every holder a document was ever routed to, and its creator:
+//!   who may see it (see `crate::http` for the whole rule);
+//! - the `trail` also lists every read of a document (streams `views-<id>`).
 //!
 //! "Overdue" and "due soon" are never stored: they are computed when read,
 //! from the deadline and the current date.
 
+pub mod access;
 pub mod apply;
 pub mod queries;
 
@@ -182,12 +186,24 @@ CREATE TABLE IF NOT EXISTS units (
     name TEXT NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS officials (
-    user      TEXT PRIMARY KEY,
-    full_name TEXT NOT NULL,
-    position  TEXT NOT NULL,
-    unit      TEXT NOT NULL,
-    roles     TEXT NOT NULL
+    user           TEXT PRIMARY KEY,
+    full_name      TEXT NOT NULL,
+    position       TEXT NOT NULL,
+    unit           TEXT NOT NULL,
+    roles          TEXT NOT NULL,
+    active         INTEGER NOT NULL DEFAULT 1,
+    password_hash  TEXT,
+    signing_titles TEXT NOT NULL DEFAULT '[]'
 ) STRICT;
+CREATE INDEX IF NOT EXISTS officials_unit ON officials (unit);
+CREATE TABLE IF NOT EXISTS access (
+    document_id TEXT NOT NULL,
+    holder_kind TEXT NOT NULL,
+    holder_id   TEXT NOT NULL,
+    PRIMARY KEY (holder_kind, holder_id, document_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS access_document ON access (document_id);
+CREATE INDEX IF NOT EXISTS documents_created ON documents (created_at, id);
 "#;
 
 /// The tables a rebuild drops (all but the checkpoints, which it resets).
@@ -202,7 +218,12 @@ const TABLES: &[&str] = &[
     "agency",
     "units",
     "officials",
+    "access",
 ];
+
+/// The version of the tables above (`PRAGMA user_version`). A projection
+/// database of another version is rebuilt from the log when opened.
+pub const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -241,6 +262,14 @@ impl Projections {
     ) -> Result<Self, ProjectionError> {
         let path = data_dir.join(DB_FILE);
         let mut writer = SqliteConnection::connect_with(&options(&path)).await?;
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut writer)
+            .await?;
+        if version != SCHEMA_VERSION {
+            // Derived data of another shape: drop it; the projector rebuilds
+            // it from the log as it catches up.
+            drop_all(&mut writer).await?;
+        }
         sqlx::raw_sql(SCHEMA).execute(&mut writer).await?;
         let projector = apply::Projector::load(writer).await?;
         let (tx, checkpoint) = watch::channel(projector.position());
@@ -288,16 +317,7 @@ pub async fn rebuild<S: EventStore>(
         .pragma("wal_autocheckpoint", "100000")
         .pragma("cache_size", "-262144");
     let mut conn = SqliteConnection::connect_with(&opts).await?;
-    let mut tx = conn.begin().await?;
-    for t in TABLES {
-        sqlx::query(&format!("DROP TABLE IF EXISTS {t}"))
-            .execute(&mut *tx)
-            .await?;
-    }
-    sqlx::query("DROP TABLE IF EXISTS checkpoints")
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    drop_all(&mut conn).await?;
     sqlx::raw_sql(SCHEMA).execute(&mut conn).await?;
     let mut projector = apply::Projector::load(conn).await?;
     let head = *store.head().borrow();
@@ -308,6 +328,21 @@ pub async fn rebuild<S: EventStore>(
         events,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Drops every projection table and the checkpoints, and stamps the
+/// database with [`SCHEMA_VERSION`], in one transaction.
+async fn drop_all(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    for t in TABLES.iter().chain(&["checkpoints"]) {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {t}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
 }
 
 /// The result of checking projection checkpoints against the log.

@@ -6,12 +6,13 @@ use serde::Serialize;
 use sqlx::SqlitePool;
 
 use crate::domain::calendar::WorkingCalendar;
+use crate::domain::directory::SigningTitle;
 use crate::domain::model::{Document, DocumentId, Holder, OfficialRole};
 
 /// Working days before a deadline from which a row is "due soon".
 pub const DUE_SOON_WORKING_DAYS: i64 = 2;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Deadline {
     pub deadline: Option<Date>,
     /// Today is after the deadline.
@@ -39,7 +40,7 @@ fn parse_date(s: Option<String>) -> Option<Date> {
 }
 
 /// One open recipient row: where the document sits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LocationRow {
     pub row: u32,
     pub holder_kind: String,
@@ -107,7 +108,7 @@ pub async fn document(
     Ok(row.and_then(|(s, v)| serde_json::from_str(&s).ok().map(|d| (d, v as u64))))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct InboxRow {
     pub document_id: String,
     pub row: u32,
@@ -175,7 +176,7 @@ pub async fn inbox(
 }
 
 /// Sổ văn bản đến, Decree 30 appendix IV.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct IncomingRegisterRow {
     pub arrival_date: String,
     pub arrival_number: i64,
@@ -205,7 +206,7 @@ pub async fn incoming_register(
 }
 
 /// Sổ văn bản đi, Decree 30 appendix IV.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct OutgoingRegisterRow {
     pub series: String,
     pub number: i64,
@@ -236,7 +237,7 @@ pub async fn outgoing_register(
     .await
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct TrailRow {
     pub position: i64,
     pub version: i64,
@@ -269,7 +270,7 @@ pub async fn trail(pool: &SqlitePool, id: DocumentId) -> Result<Vec<TrailRow>, s
 ///
 /// Dates are calendar dates in Vietnam (UTC+07:00). A row held by an official
 /// counts for the official's unit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct UnitStats {
     pub unit: String,
     pub early: i64,
@@ -361,29 +362,73 @@ pub async fn duplicates(
         .collect())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Official {
     pub user: String,
     pub full_name: String,
     pub position: String,
     pub unit: String,
     pub roles: Vec<OfficialRole>,
+    pub active: bool,
+    pub signing_titles: Vec<SigningTitle>,
 }
 
-pub async fn official(pool: &SqlitePool, user: &str) -> Result<Option<Official>, sqlx::Error> {
-    let row: Option<(String, String, String, String, String)> = sqlx::query_as(
-        "SELECT user, full_name, position, unit, roles FROM officials WHERE user = ?",
-    )
-    .bind(user)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|r| Official {
+type OfficialTuple = (String, String, String, String, String, bool, String);
+
+fn official_of(r: OfficialTuple) -> Official {
+    Official {
         user: r.0,
         full_name: r.1,
         position: r.2,
         unit: r.3,
         roles: serde_json::from_str(&r.4).unwrap_or_default(),
-    }))
+        active: r.5,
+        signing_titles: serde_json::from_str(&r.6).unwrap_or_default(),
+    }
+}
+
+const OFFICIAL_COLUMNS: &str = "user, full_name, position, unit, roles, active, signing_titles";
+
+pub async fn official(pool: &SqlitePool, user: &str) -> Result<Option<Official>, sqlx::Error> {
+    let row: Option<OfficialTuple> = sqlx::query_as(&format!(
+        "SELECT {OFFICIAL_COLUMNS} FROM officials WHERE user = ?"
+    ))
+    .bind(user)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(official_of))
+}
+
+/// Every official, by user name.
+pub async fn officials(pool: &SqlitePool) -> Result<Vec<Official>, sqlx::Error> {
+    let rows: Vec<OfficialTuple> = sqlx::query_as(&format!(
+        "SELECT {OFFICIAL_COLUMNS} FROM officials ORDER BY user"
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(official_of).collect())
+}
+
+/// An official's password hash (PHC string), if one was set.
+pub async fn password_hash(pool: &SqlitePool, user: &str) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<Option<String>> =
+        sqlx::query_scalar("SELECT password_hash FROM officials WHERE user = ?")
+            .bind(user)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.flatten())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, schemars::JsonSchema)]
+pub struct Unit {
+    pub id: String,
+    pub name: String,
+}
+
+pub async fn units(pool: &SqlitePool) -> Result<Vec<Unit>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name FROM units ORDER BY id")
+        .fetch_all(pool)
+        .await
 }
 
 /// The officials of a unit.
@@ -394,7 +439,7 @@ pub async fn unit_members(pool: &SqlitePool, unit: &str) -> Result<Vec<String>, 
         .await
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct Agency {
     pub code: String,
     pub name: String,
@@ -423,6 +468,7 @@ pub async fn dump(pool: &SqlitePool) -> Result<String, sqlx::Error> {
         ("agency", "id"),
         ("units", "id"),
         ("officials", "user"),
+        ("access", "holder_kind, holder_id, document_id"),
         ("checkpoints", "name"),
     ] {
         let columns: Vec<String> =

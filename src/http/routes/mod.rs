@@ -1,0 +1,143 @@
+//! Every route, one file per area. Handlers extract, build the command,
+//! call the application and map the result; rules live in `decide`.
+
+pub mod admin;
+pub mod auth;
+pub mod commands;
+pub mod documents;
+pub mod health;
+pub mod lists;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::error::{ApiError, Code};
+use crate::settings::Settings;
+
+pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(settings.max_json_bytes)
+            .content_type_required(true)
+            .error_handler(json_error),
+    )
+    .app_data(web::QueryConfig::default().error_handler(query_error))
+    .app_data(web::PathConfig::default().error_handler(path_error))
+    .app_data(web::PayloadConfig::new(settings.max_upload_bytes))
+    .configure(health::configure)
+    .configure(super::docs::configure)
+    .service(
+        web::scope("/api/v1")
+            .configure(super::openapi::configure)
+            .configure(auth::configure)
+            .configure(admin::configure)
+            .configure(documents::configure)
+            .configure(commands::configure)
+            .configure(lists::configure),
+    )
+    .default_service(web::to(not_found));
+}
+
+/// No route matched: 405 with `Allow` when the path exists with other
+/// methods (per the OpenAPI document), else 404.
+async fn not_found(
+    req: HttpRequest,
+    doc: web::Data<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let allowed = allowed_methods(&doc, req.path());
+    if allowed.is_empty() {
+        return Err(ApiError::detail(
+            Code::NotFound,
+            format!("no route {}", req.path()),
+        ));
+    }
+    let allow = allowed.join(", ");
+    let mut res = actix_web::ResponseError::error_response(&ApiError::detail(
+        Code::MethodNotAllowed,
+        format!("{} is not allowed here; allowed: {allow}", req.method()),
+    ));
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        res.headers_mut().insert(actix_web::http::header::ALLOW, v);
+    }
+    Ok(res)
+}
+
+fn allowed_methods(doc: &serde_json::Value, path: &str) -> Vec<String> {
+    let Some(paths) = doc.get("paths").and_then(|p| p.as_object()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (template, ops) in paths {
+        if actix_web::dev::ResourceDef::new(template.as_str()).is_match(path)
+            && let Some(ops) = ops.as_object()
+        {
+            out.extend(
+                ops.keys()
+                    .filter(|k| k.as_str() != "parameters")
+                    .map(|k| k.to_uppercase()),
+            );
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn json_error(e: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let err = match &e {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::detail(Code::PayloadTooLarge, e.to_string())
+        }
+        JsonPayloadError::ContentType => ApiError::detail(
+            Code::UnsupportedMediaType,
+            "send the body as Content-Type: application/json",
+        ),
+        JsonPayloadError::Deserialize(d) => serde_error(d),
+        other => ApiError::detail(Code::MalformedJson, other.to_string()),
+    };
+    err.into()
+}
+
+/// 400 for bytes that are not JSON; 422 naming the field for JSON that
+/// breaks the schema (unknown or missing field, wrong type or enum value).
+pub fn serde_error(e: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let message = e.to_string();
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            ApiError::detail(Code::MalformedJson, message)
+        }
+        Category::Data => match backticked(&message) {
+            Some(field)
+                if message.starts_with("unknown field") || message.starts_with("missing field") =>
+            {
+                ApiError::field(Code::InvalidBody, field, message)
+            }
+            _ => ApiError::detail(Code::InvalidBody, message),
+        },
+    }
+}
+
+fn backticked(s: &str) -> Option<String> {
+    let start = s.find('`')? + 1;
+    let end = start + s[start..].find('`')?;
+    Some(s[start..end].to_string())
+}
+
+fn query_error(e: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::detail(Code::InvalidQuery, e.to_string()).into()
+}
+
+fn path_error(_: PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::new(Code::NotFound).into()
+}
+
+/// Parses a JSON body already read (multipart parts, optional bodies).
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| serde_error(&e))
+}
+
+/// A JSON response with a status.
+pub fn json<T: serde::Serialize>(status: actix_web::http::StatusCode, body: &T) -> HttpResponse {
+    HttpResponse::build(status).json(body)
+}
