@@ -3,6 +3,7 @@
 mod cli;
 mod crash;
 mod helpers;
+mod http;
 mod journey;
 mod projections;
 mod rebuild;
