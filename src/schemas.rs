@@ -397,9 +397,11 @@ pub fn row_schema() -> Value {
         .collect::<Vec<_>>()
         .join("|");
     let stream_pattern = format!(
-        "^({}{uuid}|{}|register-({kinds})-[0-9]{{4}})$",
+        "^({}{uuid}|{}{uuid}|{}|{}|register-({kinds})-[0-9]{{4}})$",
         regex_escape(DocumentId::STREAM_PREFIX),
+        regex_escape(Viewed::STREAM_PREFIX),
         regex_escape(directory::STREAM),
+        regex_escape(AUTH_STREAM),
     );
     let event_types: Vec<String> = payload_schemas().into_iter().map(|(t, _)| t).collect();
     let mut schema = json!({
@@ -419,9 +421,10 @@ pub fn row_schema() -> Value {
                 "minimum": 1
             },
             "stream": {
-                "description": "The stream: `document-<uuid>` (one document), `directory` (the \
-                                organisation) or `register-<kind>-<year>` (one register and \
-                                year).",
+                "description": "The stream: `document-<uuid>` (one document), `views-<uuid>` \
+                                (the reads of one document), `directory` (the organisation), \
+                                `auth` (sign-ins and sign-outs) or `register-<kind>-<year>` \
+                                (one register and year).",
                 "type": "string",
                 "pattern": stream_pattern
             },

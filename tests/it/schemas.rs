@@ -132,43 +132,7 @@ async fn stored_rows_match_the_committed_schemas() {
     .await
     .expect("recall the issued document");
 
-    let schemas = committed_schemas();
-    let validators = Validators::new(&schemas);
-    let rows = sqlx::query("SELECT * FROM events ORDER BY position")
-        .fetch_all(&pool)
-        .await
-        .expect("read the events");
-    assert!(!rows.is_empty());
-    let mut types = BTreeSet::new();
-    let mut first = None;
-    for row in &rows {
-        let mut object = Map::new();
-        for (i, column) in row.columns().iter().enumerate() {
-            let raw = row.try_get_raw(i).expect("a column");
-            let value = match raw.type_info().name() {
-                "INTEGER" => Value::from(row.try_get::<i64, _>(i).expect("an integer")),
-                "TEXT" => Value::from(row.try_get::<String, _>(i).expect("a text")),
-                other => panic!("column {} holds {other}", column.name()),
-            };
-            object.insert(column.name().to_string(), value);
-        }
-        let row = Value::Object(object);
-        let what = format!("position {}", row["position"]);
-        validators.assert_valid("events-row.schema.json", &row, &what);
-        first.get_or_insert_with(|| row.clone());
-
-        let event_type = row["event_type"].as_str().unwrap_or_default().to_string();
-        let file = format!("events/{event_type}.schema.json");
-        let current = schemas.get(&file).map(|s| s["x-schema-version"].clone());
-        assert_eq!(current, Some(row["schema_version"].clone()), "{what}");
-        let payload: Value =
-            serde_json::from_str(row["payload"].as_str().unwrap_or_default()).expect("JSON");
-        validators.assert_valid(&file, &payload, &what);
-        let metadata: Value =
-            serde_json::from_str(row["metadata"].as_str().unwrap_or_default()).expect("JSON");
-        validators.assert_valid("event-metadata.schema.json", &metadata, &what);
-        types.insert(event_type);
-    }
+    let (types, first) = assert_log_matches_schemas(&pool).await;
     for t in [
         "agency_defined",
         "official_created",
@@ -180,7 +144,7 @@ async fn stored_rows_match_the_committed_schemas() {
     }
 
     // And the row schema is not a rubber stamp.
-    let first = first.expect("a first row");
+    let validators = Validators::new(&committed_schemas());
     type Edit<'a> = &'a dyn Fn(&mut Map<String, Value>);
     let broken = |edit: Edit| {
         let mut row = first.as_object().cloned().unwrap_or_default();
@@ -225,4 +189,48 @@ async fn stored_rows_match_the_committed_schemas() {
             "{row} should not match the row schema"
         );
     }
+}
+
+/// Validates every row of the `events` table behind `pool` against the
+/// committed schemas (row, payload by event type, metadata); returns the
+/// event types seen and the first row.
+pub async fn assert_log_matches_schemas(pool: &sqlx::SqlitePool) -> (BTreeSet<String>, Value) {
+    let schemas = committed_schemas();
+    let validators = Validators::new(&schemas);
+    let rows = sqlx::query("SELECT * FROM events ORDER BY position")
+        .fetch_all(pool)
+        .await
+        .expect("read the events");
+    assert!(!rows.is_empty());
+    let mut types = BTreeSet::new();
+    let mut first = None;
+    for row in &rows {
+        let mut object = Map::new();
+        for (i, column) in row.columns().iter().enumerate() {
+            let raw = row.try_get_raw(i).expect("a column");
+            let value = match raw.type_info().name() {
+                "INTEGER" => Value::from(row.try_get::<i64, _>(i).expect("an integer")),
+                "TEXT" => Value::from(row.try_get::<String, _>(i).expect("a text")),
+                other => panic!("column {} holds {other}", column.name()),
+            };
+            object.insert(column.name().to_string(), value);
+        }
+        let row = Value::Object(object);
+        let what = format!("position {}", row["position"]);
+        validators.assert_valid("events-row.schema.json", &row, &what);
+        first.get_or_insert_with(|| row.clone());
+
+        let event_type = row["event_type"].as_str().unwrap_or_default().to_string();
+        let file = format!("events/{event_type}.schema.json");
+        let current = schemas.get(&file).map(|s| s["x-schema-version"].clone());
+        assert_eq!(current, Some(row["schema_version"].clone()), "{what}");
+        let payload: Value =
+            serde_json::from_str(row["payload"].as_str().unwrap_or_default()).expect("JSON");
+        validators.assert_valid(&file, &payload, &what);
+        let metadata: Value =
+            serde_json::from_str(row["metadata"].as_str().unwrap_or_default()).expect("JSON");
+        validators.assert_valid("event-metadata.schema.json", &metadata, &what);
+        types.insert(event_type);
+    }
+    (types, first.expect("a first row"))
 }

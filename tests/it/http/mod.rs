@@ -1,6 +1,7 @@
 //! The real server (port 0, a real SQLite file in a temp dir) over HTTP.
 
 pub mod journey;
+pub mod openapi;
 
 use std::path::Path;
 
