@@ -1,5 +1,7 @@
 //! The real server (port 0, a real SQLite file in a temp dir) over HTTP.
 
+pub mod authz;
+pub mod errors;
 pub mod journey;
 pub mod openapi;
 
