@@ -621,7 +621,7 @@ fn register_lock_key(action: &Action) -> Option<String> {
     }
 }
 
-fn event_metadata(user: &UserId, meta: &RequestMeta) -> String {
+pub(crate) fn event_metadata(user: &UserId, meta: &RequestMeta) -> String {
     serde_json::to_string(&EventMetadata {
         actor: user,
         request: meta,
@@ -630,6 +630,6 @@ fn event_metadata(user: &UserId, meta: &RequestMeta) -> String {
 }
 
 /// Event ids are UUIDv7: unique, and ordered by time for index locality.
-fn new_event_id() -> Uuid {
+pub(crate) fn new_event_id() -> Uuid {
     Uuid::now_v7()
 }

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod digest;
 pub mod domain;
 pub mod http;
+pub mod load;
 pub mod pdf;
 pub mod projections;
 pub mod schemas;

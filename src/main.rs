@@ -81,6 +81,19 @@ enum Commands {
 
 #[derive(Subcommand, Debug)]
 enum DebugCommand {
+    /// Fill a data directory for load benchmarks: the demo organisation,
+    /// UNITS units of SPECIALISTS specialists (password "demo"), and
+    /// DOCUMENTS incoming documents walked to "in progress" (10 events each, the register's included).
+    Load {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long, default_value_t = 100_000)]
+        documents: usize,
+        #[arg(long, default_value_t = 50)]
+        units: usize,
+        #[arg(long, default_value_t = 20)]
+        specialists: usize,
+    },
     /// Append small events from N concurrent writers until killed, printing
     /// "ack <position> <event id>" after each append's commit has returned.
     AppendLoop {
@@ -238,6 +251,29 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Commands::Debug {
             command: DebugCommand::AppendLoop { dir, writers },
         } => append_loop(&dir, writers).await,
+        Commands::Debug {
+            command:
+                DebugCommand::Load {
+                    dir,
+                    documents,
+                    units,
+                    specialists,
+                },
+        } => {
+            let started = std::time::Instant::now();
+            let app = App::open(Config::new(&dir.data_dir)).await?;
+            let shape = congvan::load::Shape {
+                documents,
+                units: units.max(1),
+                specialists_per_unit: specialists.max(1),
+            };
+            let events = congvan::load::load(&app, &shape).await?;
+            println!(
+                "appended {events} events for {documents} documents in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Commands::Projections {
             command: ProjectionsCommand::Check(d),
         } => {

@@ -26,6 +26,7 @@ use crate::pdf::PdfError;
 #[serde(rename_all = "snake_case")]
 pub enum Code {
     MalformedJson,
+    MalformedMultipart,
     InvalidBody,
     InvalidField,
     InvalidQuery,
@@ -53,7 +54,9 @@ impl Code {
     pub fn status(self) -> StatusCode {
         use Code::*;
         match self {
-            MalformedJson | InvalidQuery | PreconditionRequired => StatusCode::BAD_REQUEST,
+            MalformedJson | MalformedMultipart | InvalidQuery | PreconditionRequired => {
+                StatusCode::BAD_REQUEST
+            }
             InvalidBody | InvalidField | NotAPdf | SecretContent | IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -76,6 +79,7 @@ impl Code {
         use Code::*;
         match self {
             MalformedJson => "malformed_json",
+            MalformedMultipart => "malformed_multipart",
             InvalidBody => "invalid_body",
             InvalidField => "invalid_field",
             InvalidQuery => "invalid_query",
@@ -109,6 +113,11 @@ impl Code {
                 "Malformed JSON",
                 "JSON không hợp lệ",
                 "Nội dung yêu cầu không phải là JSON hợp lệ.",
+            ),
+            MalformedMultipart => (
+                "Malformed multipart body",
+                "Nội dung multipart không hợp lệ",
+                "Nội dung multipart/form-data không đọc được.",
             ),
             InvalidBody => (
                 "The request body breaks the schema",

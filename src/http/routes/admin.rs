@@ -3,7 +3,7 @@
 //! stream `directory`, appended only if the directory has not changed since
 //! it was checked.
 
-use actix_web::{HttpResponse, get, patch, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
 use jiff::Timestamp;
 use serde::Deserialize;
 
@@ -15,6 +15,7 @@ use crate::domain::values::{OrganName, PersonName, UnitId, UserId};
 use crate::http::Shared;
 use crate::http::error::{ApiError, Code, Problem};
 use crate::http::extract::Admin;
+use crate::http::routes::json_body;
 use crate::projections::{self, Official, Unit};
 use crate::store::ExpectedVersion;
 
@@ -89,9 +90,10 @@ pub struct NewUnit {
 pub async fn create_unit(
     state: Shared,
     admin: Admin,
-    body: web::Json<NewUnit>,
+    req: HttpRequest,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let b = json_body::<NewUnit>(&state, &req, &bytes)?;
     let exp = expected(&state).await?;
     if unit_exists(&state, b.id.as_str()).await? {
         return Err(ApiError::field(
@@ -134,14 +136,15 @@ pub async fn rename_unit(
     state: Shared,
     admin: Admin,
     path: web::Path<String>,
-    body: web::Json<UnitChange>,
+    req: HttpRequest,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let exp = expected(&state).await?;
     if !unit_exists(&state, &path).await? {
         return Err(ApiError::detail(Code::NotFound, format!("no unit {path}")));
     }
     let id = UnitId::parse(&path).map_err(|_| ApiError::not_found())?;
-    let name = body.into_inner().name;
+    let name = json_body::<UnitChange>(&state, &req, &bytes)?.name;
     let unit = Unit {
         id: id.as_str().to_string(),
         name: name.as_str().to_string(),
@@ -216,9 +219,10 @@ async fn hash(password: String) -> Result<String, ApiError> {
 pub async fn create_user(
     state: Shared,
     admin: Admin,
-    body: web::Json<NewUser>,
+    req: HttpRequest,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let b = json_body::<NewUser>(&state, &req, &bytes)?;
     check_roles(&b.roles)?;
     let password_hash = hash(b.password).await?;
     let exp = expected(&state).await?;
@@ -301,9 +305,10 @@ pub async fn change_user(
     state: Shared,
     admin: Admin,
     path: web::Path<String>,
-    body: web::Json<UserChange>,
+    req: HttpRequest,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let b = json_body::<UserChange>(&state, &req, &bytes)?;
     let exp = expected(&state).await?;
     let o = official(&state, &path).await?;
     if let Some(r) = &b.roles {
@@ -412,9 +417,10 @@ pub async fn set_password(
     state: Shared,
     admin: Admin,
     path: web::Path<String>,
-    body: web::Json<PasswordReset>,
+    req: HttpRequest,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let password_hash = hash(body.into_inner().password).await?;
+    let password_hash = hash(json_body::<PasswordReset>(&state, &req, &bytes)?.password).await?;
     let exp = expected(&state).await?;
     official(&state, &path).await?;
     append(
@@ -448,9 +454,10 @@ pub async fn set_titles(
     state: Shared,
     admin: Admin,
     path: web::Path<String>,
-    body: web::Json<SigningTitles>,
+    req: HttpRequest,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let mut titles = body.into_inner().titles;
+    let mut titles = json_body::<SigningTitles>(&state, &req, &bytes)?.titles;
     titles.dedup();
     let exp = expected(&state).await?;
     official(&state, &path).await?;

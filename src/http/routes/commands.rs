@@ -10,7 +10,7 @@ use jiff::civil::Date;
 use serde::Deserialize;
 
 use super::documents::{DocumentView, etag, inspect, read_form, view};
-use super::parse_json;
+use super::{json_body as body, parse_json};
 use crate::app::Upload;
 use crate::domain::decide::{
     Action, AssignmentSpec, DeadlineSpec, RegistrationFacts, ReviewDecision, agency_date,
@@ -188,38 +188,6 @@ async fn run(
     ))
 }
 
-/// Reads a JSON command body (415 unless JSON; 413 over the limit).
-fn body<T: serde::de::DeserializeOwned>(
-    state: &Shared,
-    req: &HttpRequest,
-    bytes: &[u8],
-) -> Result<T, ApiError> {
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<mime::Mime>().ok())
-        .is_some_and(|m| {
-            m.essence_str() == "application/json" || m.suffix().is_some_and(|s| s == "json")
-        });
-    if !json {
-        return Err(ApiError::detail(
-            Code::UnsupportedMediaType,
-            "send the body as Content-Type: application/json",
-        ));
-    }
-    if bytes.len() > state.settings.max_json_bytes {
-        return Err(ApiError::detail(
-            Code::PayloadTooLarge,
-            format!(
-                "the body is larger than {} bytes",
-                state.settings.max_json_bytes
-            ),
-        ));
-    }
-    parse_json(bytes)
-}
-
 /// The document as projected (the extractor has checked it exists).
 async fn document(state: &Shared, id: DocumentId) -> Result<Document, ApiError> {
     projections::document(state.app.projections.pool(), id)
@@ -318,6 +286,9 @@ kind!(RowWork, "row work", [Clerk, Leader, UnitHead, Specialist]);
 kind!(Filing, "filing", [Clerk, Leader, UnitHead, Specialist]);
 kind!(RecallK, "recall", [Clerk, Leader]);
 kind!(Drafting, "revisions", [Clerk, Leader, UnitHead, Specialist]);
+
+/// Who may create and revise drafts.
+pub const DRAFTING_ROLES: &[OfficialRole] = Drafting::ROLES;
 kind!(Reviewing, "reviews", [Leader, UnitHead]);
 kind!(Clerical, "numbering and dispatch", [Clerk]);
 

@@ -65,8 +65,7 @@ pub async fn read_form(
     let mut metadata = None;
     let mut file = None;
     while let Some(field) = form.next().await {
-        let mut field =
-            field.map_err(|e| ApiError::detail(Code::MalformedJson, format!("multipart: {e}")))?;
+        let mut field = field.map_err(multipart_error)?;
         let name = field.name().unwrap_or_default().to_string();
         let (limit, slot) = match name.as_str() {
             "metadata" => (max_json, &mut metadata),
@@ -96,8 +95,7 @@ pub async fn read_form(
         };
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk
-                .map_err(|e| ApiError::detail(Code::MalformedJson, format!("multipart: {e}")))?;
+            let chunk = chunk.map_err(multipart_error)?;
             if bytes.len() + chunk.len() > limit {
                 return Err(ApiError::field(
                     Code::PayloadTooLarge,
@@ -116,6 +114,24 @@ pub async fn read_form(
         }
     }
     Ok((metadata, file))
+}
+
+/// 415 when the body is not multipart/form-data; 400 when it is broken.
+fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
+    use actix_web::ResponseError as _;
+    if e.status_code() == StatusCode::UNSUPPORTED_MEDIA_TYPE
+        || matches!(e, actix_multipart::MultipartError::ContentTypeMissing)
+    {
+        ApiError::detail(
+            Code::UnsupportedMediaType,
+            "send the body as multipart/form-data with the parts `metadata` (JSON) and `file` (PDF)",
+        )
+    } else {
+        ApiError::detail(
+            Code::MalformedMultipart,
+            format!("multipart/form-data: {e}"),
+        )
+    }
 }
 
 /// Parses an uploaded PDF under the concurrency limit.
@@ -161,6 +177,17 @@ pub async fn create(
         )
     })?;
     let new: NewDocument = parse_json(&metadata)?;
+    // Incoming: `decide` admits only the clerk. Outgoing: the roles that
+    // draft (and can then revise and submit their draft).
+    if matches!(new, NewDocument::Outgoing { .. })
+        && !super::commands::DRAFTING_ROLES
+            .iter()
+            .any(|r| caller.has(*r))
+    {
+        return Err(ApiError::forbidden(
+            "drafting needs one of the roles clerk, leader, unit_head, specialist",
+        ));
+    }
     let upload = match file {
         Some(bytes) => Some(inspect(&state, bytes).await?),
         None => None,
@@ -253,9 +280,9 @@ pub struct DocumentPage {
 pub async fn list(
     state: Shared,
     caller: Caller,
-    query: web::Query<ListQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
+    let q: ListQuery = super::query(&req)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::field(

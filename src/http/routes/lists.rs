@@ -266,10 +266,16 @@ pub struct Stats {
 pub async fn stats(
     state: Shared,
     caller: Caller,
-    query: web::Query<StatsQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
     let agency_wide = caller.viewer.agency_wide();
+    let may = agency_wide || caller.has(OfficialRole::UnitHead);
+    if !may {
+        return Err(ApiError::forbidden(
+            "statistics are for the clerk, leaders, auditors, and unit heads for their own unit",
+        ));
+    }
+    let q: StatsQuery = super::query(&req)?;
     let unit = match (&q.unit, agency_wide) {
         (u, true) => u.clone(),
         (None, false) if caller.has(OfficialRole::UnitHead) => Some(caller.viewer.unit.clone()),

@@ -9,6 +9,7 @@ pub mod health;
 pub mod lists;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::{ApiError, Code};
@@ -135,6 +136,46 @@ fn path_error(_: PathError, _: &HttpRequest) -> actix_web::Error {
 /// Parses a JSON body already read (multipart parts, optional bodies).
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| serde_error(&e))
+}
+
+/// Reads a JSON body already read as bytes (415 unless JSON; 413 over the limit).
+pub fn json_body<T: serde::de::DeserializeOwned>(
+    state: &super::Shared,
+    req: &HttpRequest,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.essence_str() == "application/json" || m.suffix().is_some_and(|s| s == "json")
+        });
+    if !json {
+        return Err(ApiError::detail(
+            Code::UnsupportedMediaType,
+            "send the body as Content-Type: application/json",
+        ));
+    }
+    if bytes.len() > state.settings.max_json_bytes {
+        return Err(ApiError::detail(
+            Code::PayloadTooLarge,
+            format!(
+                "the body is larger than {} bytes",
+                state.settings.max_json_bytes
+            ),
+        ));
+    }
+    parse_json(bytes)
+}
+
+/// Parses the query string (after the caller is known: extractors run
+/// together, and a bad query must not answer before a missing role does).
+pub fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ApiError::detail(Code::InvalidQuery, e.to_string()))
 }
 
 /// A JSON response with a status.

@@ -689,7 +689,6 @@ async fn uploads_routes_and_languages_answer_problems() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a multipart endpoint answers a text/plain body with 400 malformed_json, not 415 (read_form maps every multipart error to MalformedJson)"]
 async fn multipart_endpoints_refuse_other_media_types() {
     let dir = tempfile::tempdir().expect("temp dir");
     let app = spawn_on(dir.path()).await;

@@ -209,6 +209,22 @@ async fn an_incoming_document_walks_from_registration_to_completion() {
     );
     let versions_before = document(&app, &clerk, &id).await["version"].clone();
 
+    // The metrics listener counts requests by route template.
+    let metrics = app.metrics.clone().expect("a metrics listener");
+    let text = app
+        .client
+        .get(format!("{metrics}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains(r#"congvan_http_requests_total{method="POST",route="/api/v1/documents/{id}/directions",status="200"} 1"#),
+        "{text}"
+    );
+
     // A restart shows the same document, location, events and trail.
     let before_doc = document(&app, &clerk, &id).await;
     let before_events: Value = app

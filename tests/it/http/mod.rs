@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 pub struct TestApp {
     pub base: String,
+    /// The Prometheus listener's base URL.
     pub metrics: Option<String>,
     pub client: Client,
     handle: actix_web::dev::ServerHandle,
