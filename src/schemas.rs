@@ -364,6 +364,14 @@ pub fn metadata_schema() -> Value {
         root.remove(key);
     }
     defs.insert("EventMetadata".into(), Value::Object(root));
+    let mut request = root_schema::<crate::app::RequestMeta>();
+    let request_defs = take_defs(&mut request);
+    for key in ["$schema", "title"] {
+        request.remove(key);
+    }
+    request.insert("not".into(), json!({"required": ["actor"]}));
+    defs.extend(request_defs);
+    defs.insert("RequestMeta".into(), Value::Object(request));
     let mut schema = json!({
         "$schema": META_SCHEMA,
         "$id": format!("{BASE_URI}{METADATA_FILE}"),
@@ -371,9 +379,12 @@ pub fn metadata_schema() -> Value {
         "description": "The `metadata` column of an `events` row: a JSON object. Events \
                         appended by a command (document and register events) carry who gave \
                         the command and the request's facts, every key present (null when \
-                        unknown); directory events carry an empty object.",
+                        unknown); sign-in events (stream `auth`) carry the request's facts \
+                        without an actor; directory events seeded by the server carry an \
+                        empty object.",
         "oneOf": [
             { "$ref": "#/$defs/EventMetadata" },
+            { "$ref": "#/$defs/RequestMeta" },
             {
                 "description": "Directory events: no request facts.",
                 "type": "object",

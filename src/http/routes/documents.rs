@@ -229,6 +229,12 @@ pub async fn create(
         status: StatusCode::CREATED,
         location: true,
     };
+    // A repeat under the same Idempotency-Key must carry the same metadata
+    // and the same file.
+    let mut print = metadata.clone();
+    if let Some(u) = &upload {
+        print.extend_from_slice(u.pdf.sha256.to_string().as_bytes());
+    }
     reply(
         &state,
         &req,
@@ -237,7 +243,7 @@ pub async fn create(
         action,
         upload.as_ref(),
         reply_to,
-        Some(&metadata),
+        Some(&print),
     )
     .await
 }

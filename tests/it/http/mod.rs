@@ -13,6 +13,7 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
 pub struct TestApp {
+    dir: std::path::PathBuf,
     pub base: String,
     /// The Prometheus listener's base URL.
     pub metrics: Option<String>,
@@ -39,6 +40,7 @@ pub async fn spawn_on(dir: &Path) -> TestApp {
     let handle = app.handle();
     let task = tokio::spawn(app.run_until_stopped());
     TestApp {
+        dir: dir.to_path_buf(),
         base,
         metrics,
         client: Client::new(),
@@ -48,10 +50,22 @@ pub async fn spawn_on(dir: &Path) -> TestApp {
 }
 
 impl TestApp {
-    /// Stops the server gracefully and waits until it has.
+    /// Stops the server gracefully and waits until it has; then checks
+    /// every event stored so far against its committed JSON Schema.
     pub async fn stop(self) {
         self.handle.stop(true).await;
         let _ = self.task.await;
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(self.dir.join(congvan::store::sqlite::DB_FILE))
+                    .read_only(true),
+            )
+            .await
+            .expect("open the log read-only");
+        crate::schemas::assert_log_matches_schemas(&pool).await;
+        pool.close().await;
     }
 
     pub fn url(&self, path: &str) -> String {
