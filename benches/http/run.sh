@@ -16,7 +16,7 @@ fi
 "$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --metrics-listen "" 2>"$DATA/bench-server.log" &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 120); do curl -fsS "$BASE/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
+for _ in $(seq 1 1200); do curl -fsS "$BASE/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
 curl -fsS "$BASE/readyz"; echo
 
 # 64 specialists (sp0000 …), each holding about 100 documents.

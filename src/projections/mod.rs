@@ -101,7 +101,7 @@ CREATE TABLE IF NOT EXISTS location (
     deadline    TEXT,
     assigned_by TEXT NOT NULL,
     PRIMARY KEY (document_id, row_id)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS inbox (
     holder_kind     TEXT NOT NULL,
     holder_id       TEXT NOT NULL,
@@ -117,7 +117,7 @@ CREATE TABLE IF NOT EXISTS inbox (
     subject         TEXT NOT NULL,
     urgency         TEXT NOT NULL,
     PRIMARY KEY (holder_kind, holder_id, document_id, row_id)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS inbox_document ON inbox (document_id);
 CREATE TABLE IF NOT EXISTS incoming_register (
     year            INTEGER NOT NULL,
@@ -223,7 +223,7 @@ const TABLES: &[&str] = &[
 
 /// The version of the tables above (`PRAGMA user_version`). A projection
 /// database of another version is rebuilt from the log when opened.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -274,15 +274,27 @@ impl Projections {
         let projector = apply::Projector::load(writer).await?;
         let (tx, checkpoint) = watch::channel(projector.position());
         tokio::spawn(projector.run(store, tx));
+        // Readers map the file (no copy from the page cache per page read)
+        // and keep a larger page cache each.
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options(&path).read_only(true))
+            .connect_with(
+                options(&path)
+                    .read_only(true)
+                    .pragma("mmap_size", "4294967296")
+                    .pragma("cache_size", "-65536"),
+            )
             .await?;
         Ok(Projections { pool, checkpoint })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The last position every projection has applied.
+    pub fn position(&self) -> u64 {
+        *self.checkpoint.borrow()
     }
 
     /// Waits until every projection has applied `position` (read-your-writes).

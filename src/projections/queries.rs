@@ -124,19 +124,21 @@ pub struct InboxRow {
     pub urgency: String,
 }
 
-type InboxTuple = (
-    String,
-    i64,
-    String,
-    Option<String>,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    String,
-    String,
-);
+/// An inbox row as SQLite hands it over (see [`inbox`]).
+#[derive(serde::Deserialize)]
+struct InboxRaw {
+    document_id: String,
+    row: u32,
+    task: String,
+    role: Option<String>,
+    status: String,
+    since: String,
+    deadline: Option<Date>,
+    direction: String,
+    number_notation: Option<String>,
+    subject: String,
+    urgency: String,
+}
 
 /// What a holder holds now: overdue first, then by deadline (none last), then oldest first.
 pub async fn inbox(
@@ -145,29 +147,36 @@ pub async fn inbox(
     today: Date,
     calendar: &WorkingCalendar,
 ) -> Result<Vec<InboxRow>, sqlx::Error> {
-    let rows: Vec<InboxTuple> = sqlx::query_as(
-        "SELECT document_id, row_id, task, role, status, since, deadline, direction, number_notation, subject, urgency \
-         FROM inbox WHERE holder_kind = ? AND holder_id = ? \
-         ORDER BY deadline IS NULL, deadline, since",
+    // One JSON array instead of one row per item: sqlx hands each row over
+    // from its connection thread, which cost more than the query itself.
+    let json: Option<String> = sqlx::query_scalar(
+        "SELECT json_group_array(json_object('document_id', document_id, 'row', row_id, \
+           'task', task, 'role', role, 'status', status, 'since', since, 'deadline', deadline, \
+           'direction', direction, 'number_notation', number_notation, 'subject', subject, \
+           'urgency', urgency)) \
+         FROM (SELECT * FROM inbox WHERE holder_kind = ? AND holder_id = ? \
+               ORDER BY deadline IS NULL, deadline, since)",
     )
     .bind(holder.kind())
     .bind(holder.id())
-    .fetch_all(pool)
+    .fetch_one(pool)
     .await?;
+    let rows: Vec<InboxRaw> = serde_json::from_str(json.as_deref().unwrap_or("[]"))
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     let mut out: Vec<InboxRow> = rows
         .into_iter()
         .map(|r| InboxRow {
-            document_id: r.0,
-            row: r.1 as u32,
-            task: r.2,
-            role: r.3,
-            status: r.4,
-            since: r.5,
-            deadline: Deadline::compute(parse_date(r.6), today, calendar),
-            direction: r.7,
-            number_notation: r.8,
-            subject: r.9,
-            urgency: r.10,
+            document_id: r.document_id,
+            row: r.row,
+            task: r.task,
+            role: r.role,
+            status: r.status,
+            since: r.since,
+            deadline: Deadline::compute(r.deadline, today, calendar),
+            direction: r.direction,
+            number_notation: r.number_notation,
+            subject: r.subject,
+            urgency: r.urgency,
         })
         .collect();
     // Stable: keeps the deadline order within each group.

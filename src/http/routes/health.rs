@@ -28,7 +28,12 @@ pub struct Ready {
     pub status: &'static str,
     /// The log's last position.
     pub log_head: u64,
+    /// The last position the read models have applied.
+    pub projected: u64,
 }
+
+/// How far the read models may lag behind the log for the server to be ready.
+const READY_LAG: u64 = 1000;
 
 /// The store answers and the projections are open.
 #[utoipa::path(get, path = "/readyz", tag = "health",
@@ -46,8 +51,18 @@ pub async fn readyz(state: Shared) -> Result<HttpResponse, ApiError> {
         ));
     }
     let head = *crate::store::EventStore::head(&state.app.store).borrow();
+    let projected = state.app.projections.position();
+    // After a start with a new projection layout, the read models are
+    // rebuilt from the log: not ready until they have nearly caught up.
+    if head.saturating_sub(projected) > READY_LAG {
+        return Err(ApiError::detail(
+            Code::Unavailable,
+            format!("the read models are catching up: {projected} of {head} events applied"),
+        ));
+    }
     Ok(HttpResponse::Ok().json(Ready {
         status: "ready",
         log_head: head,
+        projected,
     }))
 }
