@@ -420,8 +420,10 @@ pub struct EventView {
 
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct EventsPage {
-    /// The document's events, then its views, by position.
+    /// The document's events and its views, by position.
     pub events: Vec<EventView>,
+    /// One line per step and per view; for an auditor reading a secret
+    /// document, `summary` is only the action.
     pub trail: Vec<projections::TrailRow>,
 }
 
@@ -486,7 +488,13 @@ pub async fn events(state: Shared, seen: Seen) -> Result<HttpResponse, ApiError>
         }
     }
     out.sort_by_key(|e| e.position);
-    let trail = projections::trail(state.app.projections.pool(), seen.id).await?;
+    let mut trail = projections::trail(state.app.projections.pool(), seen.id).await?;
+    if !content {
+        // The summaries quote the document (number, subject, instructions).
+        for t in &mut trail {
+            t.summary = t.action.clone();
+        }
+    }
     Ok(HttpResponse::Ok().json(EventsPage { events: out, trail }))
 }
 

@@ -468,6 +468,12 @@ async fn documents_and_commands_follow_visibility_and_roles() {
         for e in events {
             assert_eq!(e["payload"].is_null(), withheld, "{who}: {e}");
         }
+        // The trail's summaries quote the document: only the action is left.
+        let trail = a.body["trail"].as_array().expect("trail");
+        assert!(!trail.is_empty(), "{who}: {}", a.body);
+        for line in trail {
+            assert_eq!(line["summary"] == line["action"], withheld, "{who}: {line}");
+        }
     }
 
     // The list holds what the official may see.
