@@ -42,6 +42,14 @@ pub struct Settings {
     pub allow_secret_content: bool,
     /// Seconds the server waits for requests in flight when asked to stop.
     pub shutdown_timeout_seconds: u64,
+    /// Also accept RS256/ES256 tokens of this OpenID Connect issuer (`iss`).
+    pub oidc_issuer: Option<String>,
+    /// The audience (`aud`) such tokens must name.
+    pub oidc_audience: Option<String>,
+    /// The issuer's JWK set (JSON), kept current by the deployment.
+    pub oidc_jwks_file: Option<PathBuf>,
+    /// The claim naming the official (default `preferred_username`).
+    pub oidc_username_claim: String,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -67,6 +75,10 @@ impl Default for Settings {
             log_format: LogFormat::Json,
             allow_secret_content: false,
             shutdown_timeout_seconds: 30,
+            oidc_issuer: None,
+            oidc_audience: None,
+            oidc_jwks_file: None,
+            oidc_username_claim: "preferred_username".into(),
         }
     }
 }
@@ -157,6 +169,16 @@ impl Settings {
                 "token_ttl_seconds must be at least 1".into(),
             ));
         }
+        let oidc = [
+            self.oidc_issuer.is_some(),
+            self.oidc_audience.is_some(),
+            self.oidc_jwks_file.is_some(),
+        ];
+        if oidc.iter().any(|x| *x) && !oidc.iter().all(|x| *x) {
+            return Err(SettingsError::Invalid(
+                "oidc_issuer, oidc_audience and oidc_jwks_file go together".into(),
+            ));
+        }
         if self.max_concurrent_pdf_checks == 0 {
             return Err(SettingsError::Invalid(
                 "max_concurrent_pdf_checks must be at least 1".into(),
@@ -181,6 +203,10 @@ fn known_keys() -> Vec<&'static str> {
         "log_format",
         "allow_secret_content",
         "shutdown_timeout_seconds",
+        "oidc_issuer",
+        "oidc_audience",
+        "oidc_jwks_file",
+        "oidc_username_claim",
     ]
 }
 

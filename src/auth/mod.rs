@@ -3,6 +3,7 @@
 //!
 //! Pure library code: no HTTP here. The HTTP layer composes these pieces.
 
+pub mod oidc;
 pub mod password;
 pub mod throttle;
 pub mod token;

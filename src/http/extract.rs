@@ -73,10 +73,14 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
     let token = bearer(&req).ok_or_else(|| {
         ApiError::detail(Code::Unauthorized, "send Authorization: Bearer <token>")
     })?;
-    let claims = state
-        .tokens
-        .verify(token, jiff::Timestamp::now())
-        .map_err(|e| ApiError::detail(Code::Unauthorized, e.to_string()))?;
+    let now = jiff::Timestamp::now();
+    let claims = match &state.oidc {
+        Some(oidc) if crate::auth::oidc::OidcVerifier::claims_token(token) => {
+            oidc.verify(token, now)
+        }
+        _ => state.tokens.verify(token, now),
+    }
+    .map_err(|e| ApiError::detail(Code::Unauthorized, e.to_string()))?;
     if state.revocations.is_revoked(&claims.jti) {
         return Err(ApiError::detail(
             Code::Unauthorized,

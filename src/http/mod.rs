@@ -35,6 +35,8 @@ pub struct State {
     pub app: App,
     pub settings: Settings,
     pub tokens: TokenKey,
+    /// Tokens of an external OpenID Connect issuer, when configured.
+    pub oidc: Option<crate::auth::oidc::OidcVerifier>,
     pub revocations: Revocations,
     pub throttle: Throttle,
     pub idempotency: idempotency::Records,
@@ -60,6 +62,8 @@ pub enum StartError {
     Calendar { path: String, message: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("OpenID Connect: {0}")]
+    Oidc(#[from] crate::auth::oidc::JwksError),
     #[error("idempotency records: {0}")]
     Idempotency(#[from] sqlx::Error),
 }
@@ -100,6 +104,19 @@ impl Application {
             Some(k) => TokenKey::from_base64(secrecy::ExposeSecret::expose_secret(k))?,
             None => TokenKey::load_or_create(&settings.data_dir.join("token.key"))?,
         };
+        let oidc = match (
+            &settings.oidc_issuer,
+            &settings.oidc_audience,
+            &settings.oidc_jwks_file,
+        ) {
+            (Some(iss), Some(aud), Some(file)) => Some(crate::auth::oidc::OidcVerifier::from_file(
+                iss,
+                aud,
+                &settings.oidc_username_claim,
+                file,
+            )?),
+            _ => None,
+        };
         let revocations = Revocations::default();
         for e in app.auth_events().await? {
             if let AuthEvent::TokenRevoked {
@@ -134,6 +151,7 @@ impl Application {
             pdf_checks: Semaphore::new(settings.max_concurrent_pdf_checks),
             app,
             tokens,
+            oidc,
             revocations,
             throttle: Throttle::new(ThrottlePolicy::default()),
             idempotency,

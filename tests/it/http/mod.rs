@@ -3,6 +3,7 @@
 pub mod authz;
 pub mod errors;
 pub mod journey;
+pub mod oidc;
 pub mod openapi;
 
 use std::path::Path;
@@ -24,6 +25,11 @@ pub struct TestApp {
 
 /// Starts the server on `dir` (seeding the demo organisation into an empty one).
 pub async fn spawn_on(dir: &Path) -> TestApp {
+    spawn_with(dir, |_| {}).await
+}
+
+/// As [`spawn_on`], with settings changed by `edit`.
+pub async fn spawn_with(dir: &Path, edit: impl FnOnce(&mut Settings)) -> TestApp {
     let overrides = Overrides {
         data_dir: Some(dir.to_path_buf()),
         listen: Some("127.0.0.1:0".into()),
@@ -32,6 +38,7 @@ pub async fn spawn_on(dir: &Path) -> TestApp {
     };
     let mut settings = Settings::load(&overrides, Vec::new()).expect("settings");
     settings.workers = 2;
+    edit(&mut settings);
     let app = Application::build(settings, true)
         .await
         .expect("build the server");
