@@ -383,8 +383,8 @@ impl App {
         meta: &RequestMeta,
         upload: &Upload,
     ) -> Result<Outcome, AppError> {
-        check_carried(&action, upload)?;
-        self.run(user, id, action, meta, Some(upload), None).await
+        self.execute_if(user, id, action, meta, Some(upload), None)
+            .await
     }
 
     async fn run(

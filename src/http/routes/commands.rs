@@ -292,10 +292,18 @@ pub const DRAFTING_ROLES: &[OfficialRole] = Drafting::ROLES;
 kind!(Reviewing, "reviews", [Leader, UnitHead]);
 kind!(Clerical, "numbering and dispatch", [Clerk]);
 
-macro_rules! problems {
-    () => {
-        "401: no valid token; 403: the role may not; 404: not visible; 409: the state does not allow it; 412: stale If-Match; 415/422: bad body"
-    };
+/// What every command answers (a description for the OpenAPI document,
+/// never built).
+#[derive(utoipa::IntoResponses)]
+#[expect(clippy::large_enum_variant, reason = "only describes responses; never constructed")]
+pub enum CommandAnswers {
+    /// Done: the document as it is now (with its ETag).
+    #[response(status = 200)]
+    Done(DocumentView),
+    /// 401: no valid token; 403: the role may not; 404: not visible; 409: the
+    /// state does not allow it; 412: stale If-Match; 415/422: bad body.
+    #[response(status = "4XX", content_type = "application/problem+json")]
+    Refused(Problem),
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -309,8 +317,7 @@ pub struct RegistrationBody {
 /// Register a delivered document (clerk).
 #[utoipa::path(post, path = "/api/v1/documents/{id}/registration", tag = "commands", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body(content = RegistrationBody, content_type = "application/json"),
-    responses((status = 200, description = "Done", body = DocumentView),
-              (status = "4XX", description = problems!(), body = Problem, content_type = "application/problem+json")))]
+    responses(CommandAnswers))]
 #[post("/documents/{id}/registration")]
 pub async fn registration(
     state: Shared,
@@ -350,8 +357,7 @@ pub struct SubmissionBody {
 /// Hand up: an incoming document to the leader for direction, or a draft to its reviewer.
 #[utoipa::path(post, path = "/api/v1/documents/{id}/submissions", tag = "commands", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body(content = SubmissionBody, content_type = "application/json"),
-    responses((status = 200, description = "Done", body = DocumentView),
-              (status = "4XX", description = problems!(), body = Problem, content_type = "application/problem+json")))]
+    responses(CommandAnswers))]
 #[post("/documents/{id}/submissions")]
 pub async fn submissions(
     state: Shared,
@@ -390,8 +396,7 @@ pub struct DirectionBody {
 /// The leader's direction (bút phê): units or officials to lead, coordinate, or be informed, with deadlines.
 #[utoipa::path(post, path = "/api/v1/documents/{id}/directions", tag = "commands", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body(content = DirectionBody, content_type = "application/json"),
-    responses((status = 200, description = "Done", body = DocumentView),
-              (status = "4XX", description = problems!(), body = Problem, content_type = "application/problem+json")))]
+    responses(CommandAnswers))]
 #[post("/documents/{id}/directions")]
 pub async fn directions(
     state: Shared,
@@ -431,8 +436,7 @@ pub struct ForwardBody {
 /// Forward inside the caller's unit.
 #[utoipa::path(post, path = "/api/v1/documents/{id}/forwards", tag = "commands", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body(content = ForwardBody, content_type = "application/json"),
-    responses((status = 200, description = "Done", body = DocumentView),
-              (status = "4XX", description = problems!(), body = Problem, content_type = "application/problem+json")))]
+    responses(CommandAnswers))]
 #[post("/documents/{id}/forwards")]
 pub async fn forwards(
     state: Shared,
@@ -472,8 +476,7 @@ pub struct RowBody {
 /// Accept a row (nhận xử lý).
 #[utoipa::path(post, path = "/api/v1/documents/{id}/acceptances", tag = "commands", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body(content = RowBody, content_type = "application/json"),
-    responses((status = 200, description = "Done", body = DocumentView),
-              (status = "4XX", description = problems!(), body = Problem, content_type = "application/problem+json")))]
+    responses(CommandAnswers))]
 #[post("/documents/{id}/acceptances")]
 pub async fn acceptances(
     state: Shared,
@@ -512,8 +515,7 @@ pub struct ProgressBody {
 /// Report progress on a row.
 #[utoipa::path(post, path = "/api/v1/documents/{id}/progress", tag = "commands", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body(content = ProgressBody, content_type = "application/json"),
-    responses((status = 200, description = "Done", body = DocumentView),
-              (status = "4XX", description = problems!(), body = Problem, content_type = "application/problem+json")))]
+    responses(CommandAnswers))]
 #[post("/documents/{id}/progress")]
 pub async fn progress(
     state: Shared,
@@ -556,8 +558,7 @@ pub struct CompletionBody {
 /// Complete a row.
 #[utoipa::path(post, path = "/api/v1/documents/{id}/completion", tag = "commands", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body(content = CompletionBody, content_type = "application/json"),
-    responses((status = 200, description = "Done", body = DocumentView),
-              (status = "4XX", description = problems!(), body = Problem, content_type = "application/problem+json")))]
+    responses(CommandAnswers))]
 #[post("/documents/{id}/completion")]
 pub async fn completion(
     state: Shared,
@@ -596,8 +597,7 @@ pub struct ReturnBody {
 /// Return a row to whoever assigned it.
 #[utoipa::path(post, path = "/api/v1/documents/{id}/returns", tag = "commands", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body(content = ReturnBody, content_type = "application/json"),
-    responses((status = 200, description = "Done", body = DocumentView),
-              (status = "4XX", description = problems!(), body = Problem, content_type = "application/problem+json")))]
+    responses(CommandAnswers))]
 #[post("/documents/{id}/returns")]
 pub async fn returns(
     state: Shared,
@@ -633,8 +633,7 @@ pub struct FilingBody {
 /// File the document into a case file (hồ sơ).
 #[utoipa::path(post, path = "/api/v1/documents/{id}/filing", tag = "commands", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body(content = FilingBody, content_type = "application/json"),
-    responses((status = 200, description = "Done", body = DocumentView),
-              (status = "4XX", description = problems!(), body = Problem, content_type = "application/problem+json")))]
+    responses(CommandAnswers))]
 #[post("/documents/{id}/filing")]
 pub async fn filing(
     state: Shared,
@@ -668,8 +667,7 @@ pub struct RecallBody {
 /// Recall (thu hồi) a document.
 #[utoipa::path(post, path = "/api/v1/documents/{id}/recall", tag = "commands", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body(content = RecallBody, content_type = "application/json"),
-    responses((status = 200, description = "Done", body = DocumentView),
-              (status = "4XX", description = problems!(), body = Problem, content_type = "application/problem+json")))]
+    responses(CommandAnswers))]
 #[post("/documents/{id}/recall")]
 pub async fn recall(
     state: Shared,
@@ -707,8 +705,7 @@ pub struct RevisionForm;
 /// A new draft PDF (multipart: `file`, optional `metadata` {"note"}).
 #[utoipa::path(post, path = "/api/v1/documents/{id}/revisions", tag = "commands", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body(content = RevisionForm, content_type = "multipart/form-data"),
-    responses((status = 200, description = "Done", body = DocumentView),
-              (status = "4XX", description = problems!(), body = Problem, content_type = "application/problem+json")))]
+    responses(CommandAnswers))]
 #[post("/documents/{id}/revisions")]
 pub async fn revisions(
     state: Shared,
@@ -779,8 +776,7 @@ pub struct ReviewBody {
 /// Review a draft: approve, or return it for changes.
 #[utoipa::path(post, path = "/api/v1/documents/{id}/reviews", tag = "commands", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body(content = ReviewBody, content_type = "application/json"),
-    responses((status = 200, description = "Done", body = DocumentView),
-              (status = "4XX", description = problems!(), body = Problem, content_type = "application/problem+json")))]
+    responses(CommandAnswers))]
 #[post("/documents/{id}/reviews")]
 pub async fn reviews(
     state: Shared,
@@ -831,8 +827,7 @@ pub struct NumberingBody {
 /// Number the approved draft from the year's register (clerk).
 #[utoipa::path(post, path = "/api/v1/documents/{id}/numbering", tag = "commands", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body(content = NumberingBody, content_type = "application/json"),
-    responses((status = 200, description = "Done", body = DocumentView),
-              (status = "4XX", description = problems!(), body = Problem, content_type = "application/problem+json")))]
+    responses(CommandAnswers))]
 #[post("/documents/{id}/numbering")]
 pub async fn numbering(
     state: Shared,
@@ -893,8 +888,7 @@ pub struct DispatchBody {
 /// Dispatch the issued document to internal units (clerk).
 #[utoipa::path(post, path = "/api/v1/documents/{id}/dispatches", tag = "commands", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), request_body(content = DispatchBody, content_type = "application/json"),
-    responses((status = 200, description = "Done", body = DocumentView),
-              (status = "4XX", description = problems!(), body = Problem, content_type = "application/problem+json")))]
+    responses(CommandAnswers))]
 #[post("/documents/{id}/dispatches")]
 pub async fn dispatches(
     state: Shared,
