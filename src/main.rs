@@ -131,9 +131,13 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CONGVAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     if json {
+        // One line per request when its span closes (method, route, status,
+        // request id, time), and every event with its request's fields.
         tracing_subscriber::fmt()
             .json()
             .with_current_span(true)
+            .with_span_list(false)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
             .init();

@@ -76,6 +76,29 @@ pub struct Application {
     state: Shared,
 }
 
+/// Echoes the request's id (the one in every log line of its span) as
+/// `X-Request-Id`, so that a user's report can be matched to the log.
+async fn request_id_header(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::HttpMessage as _;
+    let id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(|r| r.to_string());
+    let mut res = next.call(req).await?;
+    if let Some(id) = id
+        && let Ok(v) = actix_web::http::header::HeaderValue::from_str(&id)
+    {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            v,
+        );
+    }
+    Ok(res)
+}
+
 impl Application {
     /// Opens the store and binds the listeners. With `seed_demo`, an empty
     /// data directory gets the demo organisation and its users (password
@@ -167,6 +190,7 @@ impl Application {
                 .app_data(web::Data::new(data.metrics.clone()))
                 .configure(|cfg| routes::configure(cfg, &data.settings))
                 .wrap(from_fn(error::localize))
+                .wrap(from_fn(request_id_header))
                 .wrap(from_fn(metrics::track))
                 .wrap(TracingLogger::default())
         })

@@ -295,7 +295,10 @@ kind!(Clerical, "numbering and dispatch", [Clerk]);
 /// What every command answers (a description for the OpenAPI document,
 /// never built).
 #[derive(utoipa::IntoResponses)]
-#[expect(clippy::large_enum_variant, reason = "only describes responses; never constructed")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "only describes responses; never constructed"
+)]
 pub enum CommandAnswers {
     /// Done: the document as it is now (with its ETag).
     #[response(status = 200)]

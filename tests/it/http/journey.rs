@@ -11,6 +11,14 @@ use congvan::pdf::sample::sample_pdf;
 async fn document(app: &TestApp, token: &str, id: &str) -> Value {
     let r = app.get(token, &format!("/api/v1/documents/{id}")).await;
     assert_eq!(r.status(), StatusCode::OK);
+    let request_id = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok());
+    assert!(
+        request_id.is_some_and(|v| uuid::Uuid::parse_str(v).is_ok()),
+        "{request_id:?}"
+    );
     let etag = r
         .headers()
         .get("etag")
