@@ -53,6 +53,8 @@ pub enum SignInFailure {
     /// Unknown username or wrong password (not told apart to the caller).
     BadCredentials,
     Deactivated,
+    /// The failures before this one lock the user or the address out for a
+    /// while (recorded once, when the lockout starts).
     Throttled,
 }
 

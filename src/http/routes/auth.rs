@@ -62,10 +62,10 @@ pub async fn token(
         client_address: meta.client_address.clone(),
     };
     if let Err(wait) = state.throttle.check(&username, &address, now) {
-        state
-            .app
-            .record_auth(&fail(SignInFailure::Throttled), &meta)
-            .await?;
+        // Refused before any password check, and not recorded as an event
+        // each time (that would let a client grow the log at will): the
+        // lockout's start is recorded once, below.
+        tracing::warn!(client.address = %address, "sign-in refused: locked out after failures");
         return Err(ApiError {
             retry_after: Some(wait.as_secs().max(1)),
             ..ApiError::detail(
@@ -99,6 +99,13 @@ pub async fn token(
                 .app
                 .record_auth(&fail(SignInFailure::BadCredentials), &meta)
                 .await?;
+            if state.throttle.check(&username, &address, now).is_err() {
+                // This failure starts a lockout: recorded once.
+                state
+                    .app
+                    .record_auth(&fail(SignInFailure::Throttled), &meta)
+                    .await?;
+            }
             return Err(ApiError::detail(
                 Code::BadCredentials,
                 "wrong username or password",

@@ -5,6 +5,7 @@ pub mod errors;
 pub mod journey;
 pub mod oidc;
 pub mod openapi;
+pub mod signin;
 
 use std::path::Path;
 
