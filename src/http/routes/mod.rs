@@ -24,7 +24,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
     )
     .app_data(web::QueryConfig::default().error_handler(query_error))
     .app_data(web::PathConfig::default().error_handler(path_error))
-    .app_data(web::PayloadConfig::new(settings.max_upload_bytes))
+    // Bodies read whole (JSON commands); uploads stream through `read_form`.
+    .app_data(web::PayloadConfig::new(settings.max_json_bytes))
     .configure(health::configure)
     .configure(super::docs::configure)
     .service(
