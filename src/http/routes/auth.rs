@@ -49,8 +49,9 @@ pub struct TokenResponse {
 pub async fn token(
     state: Shared,
     req: HttpRequest,
-    body: web::Json<TokenRequest>,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    let body: TokenRequest = crate::http::routes::json_body(&state, &req, &bytes)?;
     let meta = request_meta(&req);
     let address = meta.client_address.clone().unwrap_or_default();
     let username = body.username.trim().to_lowercase();

@@ -24,8 +24,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
     )
     .app_data(web::QueryConfig::default().error_handler(query_error))
     .app_data(web::PathConfig::default().error_handler(path_error))
-    // Bodies read whole (JSON commands); uploads stream through `read_form`.
-    .app_data(web::PayloadConfig::new(settings.max_json_bytes))
+    // Bodies read whole (JSON commands and administration); uploads stream
+    // through `read_form`. A body up to 4 × the JSON limit is read and then
+    // refused with a 413 answer the client can read; a larger one is refused
+    // before it is read, and the connection closed.
+    .app_data(web::PayloadConfig::new(
+        settings.max_json_bytes.saturating_mul(4),
+    ))
     .configure(health::configure)
     .configure(super::docs::configure)
     .service(

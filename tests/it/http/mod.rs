@@ -1,5 +1,6 @@
 //! The real server (port 0, a real SQLite file in a temp dir) over HTTP.
 
+pub mod admin_errors;
 pub mod authz;
 pub mod errors;
 pub mod journey;
