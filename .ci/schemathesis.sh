@@ -49,8 +49,11 @@ for user in vanthu lanhdao chuyenvien quantri; do
     --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
     --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" --seed 1 --no-color || status=1
 done
-if grep -q '"level":"ERROR"' "$DIR/server.log"; then
-  echo "the server logged errors:"; grep '"level":"ERROR"' "$DIR/server.log" | head -20
+# Errors the server logged, other than actix refusing requests it cannot
+# parse (schemathesis sends malformed headers on purpose).
+errors=$(grep '"level":"ERROR"' "$DIR/server.log" | grep -v '"target":"actix_http::h1::dispatcher"' || true)
+if [ -n "$errors" ]; then
+  echo "the server logged errors:"; echo "$errors" | head -20
   status=1
 fi
 exit $status

@@ -8,7 +8,7 @@ pub mod documents;
 pub mod health;
 pub mod lists;
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::PathError;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -16,33 +16,28 @@ use super::error::{ApiError, Code};
 use crate::settings::Settings;
 
 pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(settings.max_json_bytes)
-            .content_type_required(true)
-            .error_handler(json_error),
-    )
-    .app_data(web::QueryConfig::default().error_handler(query_error))
-    .app_data(web::PathConfig::default().error_handler(path_error))
-    // Bodies read whole (JSON commands and administration); uploads stream
-    // through `read_form`. A body up to 4 × the JSON limit is read and then
-    // refused with a 413 answer the client can read; a larger one is refused
-    // before it is read, and the connection closed.
-    .app_data(web::PayloadConfig::new(
-        settings.max_json_bytes.saturating_mul(4),
-    ))
-    .configure(health::configure)
-    .configure(super::docs::configure)
-    .service(
-        web::scope("/api/v1")
-            .configure(super::openapi::configure)
-            .configure(auth::configure)
-            .configure(admin::configure)
-            .configure(documents::configure)
-            .configure(commands::configure)
-            .configure(lists::configure),
-    )
-    .default_service(web::to(not_found));
+    // JSON bodies and query strings are parsed by `json_body` and `query`
+    // after the caller is known; only paths go through an extractor config.
+    cfg.app_data(web::PathConfig::default().error_handler(path_error))
+        // Bodies read whole (JSON commands and administration); uploads stream
+        // through `read_form`. A body up to 4 × the JSON limit is read and then
+        // refused with a 413 answer the client can read; a larger one is refused
+        // before it is read, and the connection closed.
+        .app_data(web::PayloadConfig::new(
+            settings.max_json_bytes.saturating_mul(4),
+        ))
+        .configure(health::configure)
+        .configure(super::docs::configure)
+        .service(
+            web::scope("/api/v1")
+                .configure(super::openapi::configure)
+                .configure(auth::configure)
+                .configure(admin::configure)
+                .configure(documents::configure)
+                .configure(commands::configure)
+                .configure(lists::configure),
+        )
+        .default_service(web::to(not_found));
 }
 
 /// No route matched: 405 with `Allow` when the path exists with other
@@ -90,21 +85,6 @@ fn allowed_methods(doc: &serde_json::Value, path: &str) -> Vec<String> {
     out
 }
 
-fn json_error(e: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
-    let err = match &e {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::detail(Code::PayloadTooLarge, e.to_string())
-        }
-        JsonPayloadError::ContentType => ApiError::detail(
-            Code::UnsupportedMediaType,
-            "send the body as Content-Type: application/json",
-        ),
-        JsonPayloadError::Deserialize(d) => serde_error(d),
-        other => ApiError::detail(Code::MalformedJson, other.to_string()),
-    };
-    err.into()
-}
-
 /// 400 for bytes that are not JSON; 422 naming the field for JSON that
 /// breaks the schema (unknown or missing field, wrong type or enum value).
 pub fn serde_error(e: &serde_json::Error) -> ApiError {
@@ -129,10 +109,6 @@ fn backticked(s: &str) -> Option<String> {
     let start = s.find('`')? + 1;
     let end = start + s[start..].find('`')?;
     Some(s[start..end].to_string())
-}
-
-fn query_error(e: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::detail(Code::InvalidQuery, e.to_string()).into()
 }
 
 fn path_error(_: PathError, _: &HttpRequest) -> actix_web::Error {
@@ -182,9 +158,4 @@ pub fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, Api
     web::Query::<T>::from_query(req.query_string())
         .map(web::Query::into_inner)
         .map_err(|e| ApiError::detail(Code::InvalidQuery, e.to_string()))
-}
-
-/// A JSON response with a status.
-pub fn json<T: serde::Serialize>(status: actix_web::http::StatusCode, body: &T) -> HttpResponse {
-    HttpResponse::build(status).json(body)
 }
