@@ -91,57 +91,14 @@ pub fn payload_schemas() -> Vec<(String, Value)> {
         out.push((event_type, schema));
     }
 
-    let (variants, defs) = split_tagged::<DirectoryEvent>("type");
-    for (event_type, variant) in variants {
-        let schema = payload_file(
-            &event_type,
-            variant,
-            &defs,
-            DirectoryEvent::SCHEMA_VERSION,
-            directory::STREAM,
-            true,
-            "",
-        );
-        out.push((event_type, schema));
-    }
-
-    let (variants, defs) = split_tagged::<AuthEvent>("type");
-    for (event_type, variant) in variants {
-        let schema = payload_file(
-            &event_type,
-            variant,
-            &defs,
-            AuthEvent::SCHEMA_VERSION,
-            AUTH_STREAM,
-            true,
-            "",
-        );
-        out.push((event_type, schema));
-    }
-
-    let mut root = root_schema::<Viewed>();
-    let defs = take_defs(&mut root);
-    for key in ["$schema", "title"] {
-        root.remove(key);
-    }
-    out.push((
-        Viewed::EVENT_TYPE.to_string(),
-        payload_file(
-            Viewed::EVENT_TYPE,
-            Value::Object(root),
-            &defs,
-            Viewed::SCHEMA_VERSION,
-            &format!("{}<document_id>", Viewed::STREAM_PREFIX),
-            false,
-            "",
-        ),
-    ));
-
-    let mut root = root_schema::<NumberTaken>();
-    let defs = take_defs(&mut root);
-    for key in ["$schema", "title"] {
-        root.remove(key);
-    }
+    tagged_payloads::<DirectoryEvent>(&mut out, DirectoryEvent::SCHEMA_VERSION, directory::STREAM);
+    tagged_payloads::<AuthEvent>(&mut out, AuthEvent::SCHEMA_VERSION, AUTH_STREAM);
+    untagged_payload::<Viewed>(
+        &mut out,
+        Viewed::EVENT_TYPE,
+        Viewed::SCHEMA_VERSION,
+        &format!("{}<document_id>", Viewed::STREAM_PREFIX),
+    );
     let register_stream = format!(
         "register-<{}>-<year>",
         register_kinds()
@@ -150,21 +107,49 @@ pub fn payload_schemas() -> Vec<(String, Value)> {
             .collect::<Vec<_>>()
             .join("|")
     );
-    out.push((
-        NumberTaken::EVENT_TYPE.to_string(),
-        payload_file(
-            NumberTaken::EVENT_TYPE,
-            Value::Object(root),
-            &defs,
-            NumberTaken::SCHEMA_VERSION,
-            &register_stream,
-            false,
-            "",
-        ),
-    ));
+    untagged_payload::<NumberTaken>(
+        &mut out,
+        NumberTaken::EVENT_TYPE,
+        NumberTaken::SCHEMA_VERSION,
+        &register_stream,
+    );
 
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+/// The payload schema of each variant of an internally tagged event enum
+/// (stored without its `type` tag).
+fn tagged_payloads<T: JsonSchema>(out: &mut Vec<(String, Value)>, version: u32, stream: &str) {
+    let (variants, defs) = split_tagged::<T>("type");
+    for (event_type, variant) in variants {
+        let schema = payload_file(&event_type, variant, &defs, version, stream, true, "");
+        out.push((event_type, schema));
+    }
+}
+
+/// The payload schema of an event stored as the struct itself.
+fn untagged_payload<T: JsonSchema>(
+    out: &mut Vec<(String, Value)>,
+    event_type: &str,
+    version: u32,
+    stream: &str,
+) {
+    let mut root = root_schema::<T>();
+    let defs = take_defs(&mut root);
+    for key in ["$schema", "title"] {
+        root.remove(key);
+    }
+    let schema = payload_file(
+        event_type,
+        Value::Object(root),
+        &defs,
+        version,
+        stream,
+        false,
+        "",
+    );
+    out.push((event_type.to_string(), schema));
 }
 
 /// Every register kind. A new kind does not compile here until it is listed.
