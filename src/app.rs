@@ -20,13 +20,16 @@ use crate::domain::values::UserId;
 use crate::domain::{DocumentEvent, decide, evolve};
 use crate::pdf::{PdfError, PdfLimits};
 use crate::projections::{self, ProjectionError, Projections};
-use crate::store::sqlite::SqliteStore;
-use crate::store::{EventStore, ExpectedVersion, NewEvent, StoreError, StreamAppend};
+use crate::store::{EventStore, ExpectedVersion, NewEvent, Store, StoreError, StreamAppend};
 
 /// Settings of one deployment.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// PDFs (and, for the embedded store, the log and read models).
     pub data_dir: PathBuf,
+    /// A `postgres://` URL: the log and the read models live there instead
+    /// of in the data directory.
+    pub database_url: Option<String>,
     pub policy: Policy,
     pub pdf_limits: PdfLimits,
 }
@@ -35,6 +38,7 @@ impl Config {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Config {
             data_dir: data_dir.into(),
+            database_url: None,
             policy: Policy::default(),
             pdf_limits: PdfLimits::default(),
         }
@@ -114,7 +118,7 @@ pub struct Outcome {
 
 pub struct App {
     pub config: Config,
-    pub store: SqliteStore,
+    pub store: Store,
     pub blobs: BlobStore,
     pub projections: Projections,
     /// One lock per register and year: commands that take a number from the
@@ -129,7 +133,7 @@ impl App {
     /// Opens the data directory (created when missing) and starts the projector.
     pub async fn open(config: Config) -> Result<App, AppError> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let store = SqliteStore::open_dir(&config.data_dir).await?;
+        let store = Store::open(&config.data_dir, config.database_url.as_deref()).await?;
         let blobs = BlobStore::open(config.data_dir.join(PDF_DIR))?;
         let projections = Projections::start(&config.data_dir, store.clone()).await?;
         Ok(App {

@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod blobs;
+pub mod db;
 pub mod demo;
 pub mod digest;
 pub mod domain;

@@ -11,7 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use congvan::app::{App, Config, PDF_DIR};
 use congvan::audit::verify_log;
 use congvan::blobs::BlobStore;
-use congvan::store::sqlite::SqliteStore;
+use congvan::store::Store;
 
 /// congvan: official documents of Vietnamese state agencies, as event streams.
 #[derive(Parser, Debug)]
@@ -26,6 +26,24 @@ struct DataDir {
     /// The data directory (created when missing): congvan.db, projections.db, pdf/.
     #[arg(long, env = "CONGVAN_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
+    /// Keep the log and the read models in this PostgreSQL database
+    /// (postgres://user@host:port/db) instead of the data directory, which
+    /// then holds the PDFs only.
+    #[arg(long, env = "CONGVAN_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl DataDir {
+    async fn open_store(&self) -> Result<Store, congvan::store::StoreError> {
+        std::fs::create_dir_all(&self.data_dir)?;
+        Store::open(&self.data_dir, self.database_url.as_deref()).await
+    }
+
+    fn config(&self) -> Config {
+        let mut config = Config::new(&self.data_dir);
+        config.database_url = self.database_url.clone();
+        config
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -39,6 +57,10 @@ enum Commands {
         /// The data directory (default ./data, created when missing).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// A postgres:// URL for the log and the read models (also
+        /// CONGVAN_DATABASE_URL); default: SQLite files in the data directory.
+        #[arg(long)]
+        database_url: Option<String>,
         /// ADDR:PORT to listen on (default 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<String>,
@@ -174,6 +196,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Commands::Serve {
             config,
             data_dir,
+            database_url,
             listen,
             metrics_listen,
             demo,
@@ -181,6 +204,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let overrides = congvan::settings::Overrides {
                 config,
                 data_dir,
+                database_url,
                 listen,
                 metrics_listen,
             };
@@ -202,7 +226,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             Ok(ExitCode::SUCCESS)
         }
         Commands::Demo { dir: d, calendar } => {
-            let mut config = Config::new(&d.data_dir);
+            let mut config = d.config();
             if let Some(path) = calendar {
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| format!("calendar {}: {e}", path.display()))?;
@@ -217,8 +241,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Commands::Log {
             command: LogCommand::Verify(d),
         } => {
-            std::fs::create_dir_all(&d.data_dir)?;
-            let store = SqliteStore::open_dir(&d.data_dir).await?;
+            let store = d.open_store().await?;
             let blobs = BlobStore::open(d.data_dir.join(PDF_DIR))?;
             let report = verify_log(&store, &blobs).await?;
             match report.finding {
@@ -238,8 +261,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Commands::Projections {
             command: ProjectionsCommand::Rebuild(d),
         } => {
-            std::fs::create_dir_all(&d.data_dir)?;
-            let store = SqliteStore::open_dir(&d.data_dir).await?;
+            let store = d.open_store().await?;
             let r = congvan::projections::rebuild(&d.data_dir, &store).await?;
             let rate = if r.seconds > 0.0 {
                 r.events as f64 / r.seconds
@@ -265,7 +287,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 },
         } => {
             let started = std::time::Instant::now();
-            let app = App::open(Config::new(&dir.data_dir)).await?;
+            let app = App::open(dir.config()).await?;
             let shape = congvan::load::Shape {
                 documents,
                 units: units.max(1),
@@ -281,8 +303,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Commands::Projections {
             command: ProjectionsCommand::Check(d),
         } => {
-            std::fs::create_dir_all(&d.data_dir)?;
-            let store = SqliteStore::open_dir(&d.data_dir).await?;
+            let store = d.open_store().await?;
             check(&d, &store).await
         }
     }
@@ -299,7 +320,7 @@ fn local_addr(listen: &str, port: u16) -> String {
 async fn append_loop(d: &DataDir, writers: usize) -> Result<ExitCode, Box<dyn std::error::Error>> {
     use congvan::store::{EventStore, ExpectedVersion, NewEvent, StreamAppend};
     use std::io::Write;
-    let store = SqliteStore::open_dir(&d.data_dir).await?;
+    let store = d.open_store().await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     for w in 0..writers.max(1) {
         let store = store.clone();
@@ -343,8 +364,8 @@ async fn append_loop(d: &DataDir, writers: usize) -> Result<ExitCode, Box<dyn st
     Ok(ExitCode::FAILURE)
 }
 
-async fn check(d: &DataDir, store: &SqliteStore) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let report = congvan::projections::check(&d.data_dir, store.pool()).await?;
+async fn check(d: &DataDir, store: &Store) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let report = congvan::projections::check(&d.data_dir, store).await?;
     for (name, position, applied) in &report.checkpoints {
         println!("  {name:<10} checkpoint {position:>8}  applied {applied:>8}");
     }

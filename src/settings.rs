@@ -15,6 +15,10 @@ pub struct Settings {
     /// The data directory (created when missing): congvan.db,
     /// projections.db, pdf/, token.key.
     pub data_dir: PathBuf,
+    /// A `postgres://user:password@host:port/database` URL: the event log
+    /// and the read models live in that PostgreSQL database instead of the
+    /// data directory (which still holds PDFs, token.key and http.db).
+    pub database_url: Option<SecretString>,
     /// Where the API listens.
     pub listen: String,
     /// Where Prometheus metrics are served (GET /metrics), apart from the
@@ -63,6 +67,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             data_dir: PathBuf::from("./data"),
+            database_url: None,
             listen: "127.0.0.1:8080".into(),
             metrics_listen: "127.0.0.1:9464".into(),
             workers: 0,
@@ -88,6 +93,7 @@ impl Default for Settings {
 pub struct Overrides {
     pub config: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
     pub listen: Option<String>,
     pub metrics_listen: Option<String>,
 }
@@ -153,6 +159,9 @@ impl Settings {
         if let Some(d) = &overrides.data_dir {
             settings.data_dir = d.clone();
         }
+        if let Some(u) = &overrides.database_url {
+            settings.database_url = Some(SecretString::from(u.clone()));
+        }
         if let Some(l) = &overrides.listen {
             settings.listen = l.clone();
         }
@@ -179,6 +188,14 @@ impl Settings {
                 "oidc_issuer, oidc_audience and oidc_jwks_file go together".into(),
             ));
         }
+        if let Some(url) = &self.database_url {
+            let url = secrecy::ExposeSecret::expose_secret(url);
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(SettingsError::Invalid(
+                    "database_url must be a postgres:// or postgresql:// URL".into(),
+                ));
+            }
+        }
         if self.max_concurrent_pdf_checks == 0 {
             return Err(SettingsError::Invalid(
                 "max_concurrent_pdf_checks must be at least 1".into(),
@@ -191,6 +208,7 @@ impl Settings {
 fn known_keys() -> Vec<&'static str> {
     vec![
         "data_dir",
+        "database_url",
         "listen",
         "metrics_listen",
         "workers",
@@ -283,7 +301,7 @@ mod tests {
             config: Some(file),
             data_dir: Some(PathBuf::from("/srv/c")),
             listen: Some("127.0.0.1:0".into()),
-            metrics_listen: None,
+            ..Default::default()
         };
         let all = Settings::load(&flags, vars(&[("CONGVAN_DATA_DIR", "/srv/b")])).expect("flags");
         assert_eq!(all.data_dir, PathBuf::from("/srv/c"));

@@ -117,6 +117,10 @@ impl Application {
                 })?;
         }
         let mut config = Config::new(&settings.data_dir);
+        config.database_url = settings
+            .database_url
+            .as_ref()
+            .map(|u| secrecy::ExposeSecret::expose_secret(u).to_string());
         config.policy = policy;
         config.pdf_limits.max_bytes = settings.max_upload_bytes.min(config.pdf_limits.max_bytes);
         let app = App::open(config).await?;

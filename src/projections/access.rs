@@ -11,7 +11,8 @@
 
 use jiff::civil::Date;
 use serde::Serialize;
-use sqlx::SqlitePool;
+use crate::db::Pool;
+use crate::with_pool;
 
 use crate::domain::model::{DocumentId, OfficialRole};
 use crate::domain::values::fold_vietnamese;
@@ -50,26 +51,26 @@ pub enum Sight {
 /// How much of document `id` the viewer may see; `None` also when the
 /// document does not exist.
 pub async fn sight(
-    pool: &SqlitePool,
+    pool: &Pool,
     id: DocumentId,
     viewer: &Viewer,
 ) -> Result<Sight, sqlx::Error> {
-    let row: Option<(String, i64)> = sqlx::query_as(
+    let row: Option<(String, bool)> = with_pool!(pool, p => sqlx::query_as(
         "SELECT d.secrecy, EXISTS (SELECT 1 FROM access a WHERE a.document_id = d.id AND \
-           ((a.holder_kind = 'user' AND a.holder_id = ?) OR (a.holder_kind = 'unit' AND a.holder_id = ?))) \
-         FROM documents d WHERE d.id = ?",
+           ((a.holder_kind = 'user' AND a.holder_id = $1) OR (a.holder_kind = 'unit' AND a.holder_id = $2))) \
+         FROM documents d WHERE d.id = $3",
     )
     .bind(&viewer.user)
     .bind(&viewer.unit)
     .bind(id.to_string())
-    .fetch_optional(pool)
-    .await?;
+    .fetch_optional(p)
+    .await)?;
     let Some((secrecy, routed)) = row else {
         return Ok(Sight::None);
     };
     let secret = secrecy != "normal";
     Ok(
-        if routed != 0 || viewer.has(OfficialRole::Leader) || (!secret && viewer.agency_wide()) {
+        if routed || viewer.has(OfficialRole::Leader) || (!secret && viewer.agency_wide()) {
             Sight::Full
         } else if viewer.has(OfficialRole::Auditor) {
             Sight::TrailOnly
@@ -119,7 +120,7 @@ pub struct DocumentSummary {
 /// One page of the documents the viewer may see, newest first, and whether
 /// more follow.
 pub async fn list(
-    pool: &SqlitePool,
+    pool: &Pool,
     viewer: &Viewer,
     filter: &ListFilter,
     today: Date,
@@ -136,21 +137,21 @@ pub async fn list(
         Some((a, i)) => (Some(a.as_str()), Some(i.as_str())),
         None => (None, None),
     };
-    let mut rows: Vec<DocumentSummary> = sqlx::query_as(
+    let mut rows: Vec<DocumentSummary> = with_pool!(pool, p => sqlx::query_as(
         "SELECT id, direction, status, document_type, number_notation, issuer_name, issue_date, \
            subject, urgency, secrecy, arrival_number, arrival_year, created_at, updated_at, version \
          FROM documents d \
-         WHERE (?1 AND d.secrecy = 'normal' OR ?2 OR EXISTS (SELECT 1 FROM access a WHERE a.document_id = d.id AND \
-             ((a.holder_kind = 'user' AND a.holder_id = ?3) OR (a.holder_kind = 'unit' AND a.holder_id = ?4)))) \
-           AND (?5 IS NULL OR d.status = ?5) \
-           AND (?6 IS NULL OR COALESCE(d.arrival_year, CAST(substr(d.issue_date, 1, 4) AS INTEGER), \
-                CAST(substr(d.created_at, 1, 4) AS INTEGER)) = ?6) \
-           AND (?7 IS NULL OR d.search_text LIKE ?7 ESCAPE '\\') \
-           AND (?8 IS NULL OR ?8 = EXISTS (SELECT 1 FROM location l WHERE l.document_id = d.id AND l.deadline < ?9)) \
-           AND (?10 IS NULL OR EXISTS (SELECT 1 FROM location l WHERE l.document_id = d.id AND l.role = ?10 AND \
-                ((l.holder_kind = 'user' AND l.holder_id = ?3) OR (l.holder_kind = 'unit' AND l.holder_id = ?4)))) \
-           AND (?11 IS NULL OR (d.created_at, d.id) < (?11, ?12)) \
-         ORDER BY d.created_at DESC, d.id DESC LIMIT ?13",
+         WHERE ($1 AND d.secrecy = 'normal' OR $2 OR EXISTS (SELECT 1 FROM access a WHERE a.document_id = d.id AND \
+             ((a.holder_kind = 'user' AND a.holder_id = $3) OR (a.holder_kind = 'unit' AND a.holder_id = $4)))) \
+           AND ($5 IS NULL OR d.status = $5) \
+           AND ($6 IS NULL OR COALESCE(d.arrival_year, CAST(substr(d.issue_date, 1, 4) AS INTEGER), \
+                CAST(substr(d.created_at, 1, 4) AS INTEGER)) = $6) \
+           AND ($7 IS NULL OR d.search_text LIKE $7 ESCAPE '\\') \
+           AND ($8 IS NULL OR $8 = EXISTS (SELECT 1 FROM location l WHERE l.document_id = d.id AND l.deadline < $9)) \
+           AND ($10 IS NULL OR EXISTS (SELECT 1 FROM location l WHERE l.document_id = d.id AND l.role = $10 AND \
+                ((l.holder_kind = 'user' AND l.holder_id = $3) OR (l.holder_kind = 'unit' AND l.holder_id = $4)))) \
+           AND ($11 IS NULL OR (d.created_at, d.id) < ($11, $12)) \
+         ORDER BY d.created_at DESC, d.id DESC LIMIT $13",
     )
     .bind(viewer.agency_wide())
     .bind(viewer.has(OfficialRole::Leader))
@@ -165,8 +166,8 @@ pub async fn list(
     .bind(after_at)
     .bind(after_id)
     .bind(i64::from(filter.limit) + 1)
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(p)
+    .await)?;
     let more = rows.len() > filter.limit as usize;
     rows.truncate(filter.limit as usize);
     Ok((rows, more))

@@ -2,10 +2,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{Connection, QueryBuilder, SqliteConnection};
 use tokio::sync::watch;
 
 use super::{NAMES, ProjectionError};
+use crate::db::{Arg, Conn, Tx, insert_values, placeholders, upsert};
 use crate::domain::access::Viewed;
 use crate::domain::directory::{self, DirectoryEvent};
 use crate::domain::events::describe;
@@ -15,7 +15,7 @@ use crate::domain::{DocumentEvent, decide::agency_date, evolve};
 use crate::store::{EventStore, RecordedEvent, Subscription};
 
 pub struct Projector {
-    conn: SqliteConnection,
+    conn: Conn,
     position: u64,
     applied: u64,
     /// user -> unit, for attributing rows held by officials to their unit.
@@ -43,24 +43,29 @@ struct TrailRow {
 }
 
 impl Projector {
-    pub async fn load(mut conn: SqliteConnection) -> Result<Self, ProjectionError> {
-        let rows: Vec<(String, i64, i64)> =
-            sqlx::query_as("SELECT name, position, applied FROM checkpoints")
-                .fetch_all(&mut conn)
-                .await?;
+    pub async fn load(mut conn: Conn) -> Result<Self, ProjectionError> {
+        let int = |v: &Option<String>| v.as_deref().and_then(|s| s.parse::<u64>().ok());
+        let rows: Vec<(u64, u64)> = conn
+            .fetch_text(
+                "SELECT CAST(position AS TEXT), CAST(applied AS TEXT) FROM checkpoints",
+                &[],
+            )
+            .await?
+            .iter()
+            .filter_map(|r| Some((int(&r[0])?, int(&r[1])?)))
+            .collect();
         // All projections move together; the smallest checkpoint is where to resume.
         let (position, applied) = if rows.len() == NAMES.len() {
-            let min = rows.iter().min_by_key(|r| r.1).map(|r| (r.1, r.2));
-            min.map(|(p, a)| (p as u64, a as u64)).unwrap_or((0, 0))
+            rows.iter().min_by_key(|r| r.0).copied().unwrap_or((0, 0))
         } else {
             (0, 0)
         };
-        let official_units =
-            sqlx::query_as::<_, (String, String)>("SELECT user, unit FROM officials")
-                .fetch_all(&mut conn)
-                .await?
-                .into_iter()
-                .collect();
+        let official_units = conn
+            .fetch_text("SELECT \"user\", unit FROM officials", &[])
+            .await?
+            .into_iter()
+            .filter_map(|mut r| Some((r[0].take()?, r[1].take()?)))
+            .collect();
         Ok(Projector {
             conn,
             position,
@@ -156,11 +161,12 @@ impl Projector {
                     // A document's first event needs no earlier state.
                     None if creates => (None, false),
                     None => {
-                        let stored: Option<String> =
-                            sqlx::query_scalar("SELECT state FROM documents WHERE id = ?")
-                                .bind(id.to_string())
-                                .fetch_optional(&mut *tx)
-                                .await?;
+                        let stored = tx
+                            .fetch_optional_text(
+                                "SELECT state FROM documents WHERE id = $1",
+                                &[Arg::T(id.to_string())],
+                            )
+                            .await?;
                         match stored {
                             Some(state) => (
                                 Some(
@@ -239,17 +245,18 @@ impl Projector {
         rows.write(&mut tx).await?;
         write_trail(&mut tx, &trail).await?;
         let applied = self.applied + events.len() as u64;
-        for name in NAMES {
-            sqlx::query(
-                "INSERT INTO checkpoints (name, position, applied) VALUES (?, ?, ?) \
-                 ON CONFLICT (name) DO UPDATE SET position = excluded.position, applied = excluded.applied",
-            )
-            .bind(*name)
-            .bind(position as i64)
-            .bind(applied as i64)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let checkpoints: Vec<Vec<Arg>> = NAMES
+            .iter()
+            .map(|name| vec![(*name).into(), (position as i64).into(), (applied as i64).into()])
+            .collect();
+        insert(
+            &mut tx,
+            "checkpoints",
+            "name, position, applied",
+            Some("name"),
+            &checkpoints,
+        )
+        .await?;
         tx.commit().await?;
         self.position = position;
         self.applied = applied;
@@ -257,35 +264,30 @@ impl Projector {
     }
 }
 
-async fn write_directory(
-    tx: &mut SqliteConnection,
-    ev: &DirectoryEvent,
-) -> Result<(), sqlx::Error> {
-    match ev {
+async fn write_directory(tx: &mut Tx<'_>, ev: &DirectoryEvent) -> Result<(), sqlx::Error> {
+    let (sql, args): (&str, Vec<Arg>) = match ev {
         DirectoryEvent::AgencyDefined {
             code,
             name,
             abbreviation,
             clerk_unit,
             ..
-        } => {
-            sqlx::query(
-                "INSERT OR REPLACE INTO agency (id, code, name, abbreviation, clerk_unit) VALUES (1, ?, ?, ?, ?)",
-            )
-            .bind(code.as_str())
-            .bind(name.as_str())
-            .bind(abbreviation)
-            .bind(clerk_unit.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        DirectoryEvent::UnitCreated { id, name, .. } => {
-            sqlx::query("INSERT OR REPLACE INTO units (id, name) VALUES (?, ?)")
-                .bind(id.as_str())
-                .bind(name.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
+        } => (
+            "INSERT INTO agency (id, code, name, abbreviation, clerk_unit) VALUES (1, $1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET code = excluded.code, name = excluded.name, \
+             abbreviation = excluded.abbreviation, clerk_unit = excluded.clerk_unit",
+            vec![
+                code.as_str().into(),
+                name.as_str().into(),
+                abbreviation.as_str().into(),
+                clerk_unit.as_str().into(),
+            ],
+        ),
+        DirectoryEvent::UnitCreated { id, name, .. } => (
+            "INSERT INTO units (id, name) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+            vec![id.as_str().into(), name.as_str().into()],
+        ),
         DirectoryEvent::OfficialCreated {
             user,
             full_name,
@@ -293,25 +295,22 @@ async fn write_directory(
             unit,
             roles,
             ..
-        } => {
-            sqlx::query(
-                "INSERT OR REPLACE INTO officials (user, full_name, position, unit, roles) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(user.as_str())
-            .bind(full_name.as_str())
-            .bind(position.as_str())
-            .bind(unit.as_str())
-            .bind(serde_json::to_string(roles).unwrap_or_default())
-            .execute(&mut *tx)
-            .await?;
-        }
-        DirectoryEvent::UnitRenamed { id, name, .. } => {
-            sqlx::query("UPDATE units SET name = ? WHERE id = ?")
-                .bind(name.as_str())
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
+        } => (
+            "INSERT INTO officials (\"user\", full_name, position, unit, roles) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (\"user\") DO UPDATE SET full_name = excluded.full_name, \
+             position = excluded.position, unit = excluded.unit, roles = excluded.roles",
+            vec![
+                user.as_str().into(),
+                full_name.as_str().into(),
+                position.as_str().into(),
+                unit.as_str().into(),
+                serde_json::to_string(roles).unwrap_or_default().into(),
+            ],
+        ),
+        DirectoryEvent::UnitRenamed { id, name, .. } => (
+            "UPDATE units SET name = $1 WHERE id = $2",
+            vec![name.as_str().into(), id.as_str().into()],
+        ),
         DirectoryEvent::OfficialChanged {
             user,
             full_name,
@@ -319,46 +318,41 @@ async fn write_directory(
             unit,
             roles,
             ..
-        } => {
-            sqlx::query(
-                "UPDATE officials SET full_name = ?, position = ?, unit = ?, roles = ? WHERE user = ?",
-            )
-            .bind(full_name.as_str())
-            .bind(position.as_str())
-            .bind(unit.as_str())
-            .bind(serde_json::to_string(roles).unwrap_or_default())
-            .bind(user.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
+        } => (
+            "UPDATE officials SET full_name = $1, position = $2, unit = $3, roles = $4 WHERE \"user\" = $5",
+            vec![
+                full_name.as_str().into(),
+                position.as_str().into(),
+                unit.as_str().into(),
+                serde_json::to_string(roles).unwrap_or_default().into(),
+                user.as_str().into(),
+            ],
+        ),
         DirectoryEvent::OfficialDeactivated { user, .. }
         | DirectoryEvent::OfficialReactivated { user, .. } => {
             let active = matches!(ev, DirectoryEvent::OfficialReactivated { .. });
-            sqlx::query("UPDATE officials SET active = ? WHERE user = ?")
-                .bind(active)
-                .bind(user.as_str())
-                .execute(&mut *tx)
-                .await?;
+            (
+                "UPDATE officials SET active = $1 WHERE \"user\" = $2",
+                vec![Arg::I(active.into()), user.as_str().into()],
+            )
         }
         DirectoryEvent::PasswordSet {
             user,
             password_hash,
             ..
-        } => {
-            sqlx::query("UPDATE officials SET password_hash = ? WHERE user = ?")
-                .bind(password_hash)
-                .bind(user.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
-        DirectoryEvent::SigningTitlesSet { user, titles, .. } => {
-            sqlx::query("UPDATE officials SET signing_titles = ? WHERE user = ?")
-                .bind(serde_json::to_string(titles).unwrap_or_default())
-                .bind(user.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
-    }
+        } => (
+            "UPDATE officials SET password_hash = $1 WHERE \"user\" = $2",
+            vec![password_hash.as_str().into(), user.as_str().into()],
+        ),
+        DirectoryEvent::SigningTitlesSet { user, titles, .. } => (
+            "UPDATE officials SET signing_titles = $1 WHERE \"user\" = $2",
+            vec![
+                serde_json::to_string(titles).unwrap_or_default().into(),
+                user.as_str().into(),
+            ],
+        ),
+    };
+    tx.execute(sql, &args).await?;
     Ok(())
 }
 
@@ -382,50 +376,19 @@ fn unit_of(holder: &Holder, official_units: &HashMap<String, String>) -> String 
     }
 }
 
-/// One value of a projection row.
-enum V {
-    I(i64),
-    T(String),
-    N,
-}
-
-impl From<i64> for V {
-    fn from(v: i64) -> Self {
-        V::I(v)
-    }
-}
-
-impl From<String> for V {
-    fn from(v: String) -> Self {
-        V::T(v)
-    }
-}
-
-impl From<&str> for V {
-    fn from(v: &str) -> Self {
-        V::T(v.to_string())
-    }
-}
-
-impl<T: Into<V>> From<Option<T>> for V {
-    fn from(v: Option<T>) -> Self {
-        v.map(Into::into).unwrap_or(V::N)
-    }
-}
-
 /// The rows one batch writes, table by table, so that each table takes a
 /// few multi-row statements per batch rather than several per document.
 #[derive(Default)]
 struct Rows {
     /// Documents that existed before this batch: their old rows are deleted.
     replaced: Vec<String>,
-    documents: Vec<Vec<V>>,
-    location: Vec<Vec<V>>,
-    inbox: Vec<Vec<V>>,
-    stats: Vec<Vec<V>>,
-    incoming_register: Vec<Vec<V>>,
-    outgoing_register: Vec<Vec<V>>,
-    access: Vec<Vec<V>>,
+    documents: Vec<Vec<Arg>>,
+    location: Vec<Vec<Arg>>,
+    inbox: Vec<Vec<Arg>>,
+    stats: Vec<Vec<Arg>>,
+    incoming_register: Vec<Vec<Arg>>,
+    outgoing_register: Vec<Vec<Arg>>,
+    access: Vec<Vec<Arg>>,
 }
 
 const DOCUMENT_COLUMNS: &str = "id, direction, status, document_type, number_notation, \
@@ -651,88 +614,79 @@ impl Rows {
         }
     }
 
-    async fn write(self, tx: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    async fn write(self, tx: &mut Tx<'_>) -> Result<(), sqlx::Error> {
         for table in ["location", "inbox", "stats", "access"] {
             for chunk in self.replaced.chunks(500) {
-                let mut q =
-                    QueryBuilder::new(format!("DELETE FROM {table} WHERE document_id IN ("));
-                let mut sep = q.separated(", ");
-                for id in chunk {
-                    sep.push_bind(id);
-                }
-                q.push(")");
-                q.build().execute(&mut *tx).await?;
+                let sql = format!(
+                    "DELETE FROM {table} WHERE document_id IN ({})",
+                    placeholders(1, chunk.len())
+                );
+                let args: Vec<Arg> = chunk.iter().map(|id| id.as_str().into()).collect();
+                tx.execute(&sql, &args).await?;
             }
         }
+        insert(tx, "documents", DOCUMENT_COLUMNS, Some("id"), &self.documents).await?;
+        insert(tx, "location", LOCATION_COLUMNS, None, &self.location).await?;
+        insert(tx, "inbox", INBOX_COLUMNS, None, &self.inbox).await?;
+        insert(tx, "stats", STATS_COLUMNS, None, &self.stats).await?;
+        insert(tx, "access", ACCESS_COLUMNS, None, &self.access).await?;
         insert(
             tx,
-            "INSERT OR REPLACE INTO documents",
-            DOCUMENT_COLUMNS,
-            &self.documents,
-        )
-        .await?;
-        insert(tx, "INSERT INTO location", LOCATION_COLUMNS, &self.location).await?;
-        insert(tx, "INSERT INTO inbox", INBOX_COLUMNS, &self.inbox).await?;
-        insert(tx, "INSERT INTO stats", STATS_COLUMNS, &self.stats).await?;
-        insert(tx, "INSERT INTO access", ACCESS_COLUMNS, &self.access).await?;
-        insert(
-            tx,
-            "INSERT OR REPLACE INTO incoming_register",
+            "incoming_register",
             INCOMING_COLUMNS,
+            Some("year, arrival_number"),
             &self.incoming_register,
         )
         .await?;
         insert(
             tx,
-            "INSERT OR REPLACE INTO outgoing_register",
+            "outgoing_register",
             OUTGOING_COLUMNS,
+            Some("year, series, number"),
             &self.outgoing_register,
         )
         .await
     }
 }
 
-/// Multi-row INSERT, chunked below SQLite's limit on bound parameters.
+/// Multi-row INSERT (an upsert on `key` when given), chunked below SQLite's
+/// limit on bound parameters.
 async fn insert(
-    tx: &mut SqliteConnection,
-    head: &str,
+    tx: &mut Tx<'_>,
+    table: &str,
     columns: &str,
-    rows: &[Vec<V>],
+    key: Option<&str>,
+    rows: &[Vec<Arg>],
 ) -> Result<(), sqlx::Error> {
     let width = rows.first().map(Vec::len).unwrap_or(1).max(1);
+    let tail = key.map(|k| upsert(k, columns)).unwrap_or_default();
     for chunk in rows.chunks((30_000 / width).max(1)) {
-        let mut q = QueryBuilder::new(format!("{head} ({columns}) "));
-        q.push_values(chunk, |mut b, row| {
-            for v in row {
-                match v {
-                    V::I(i) => b.push_bind(*i),
-                    V::T(t) => b.push_bind(t.as_str()),
-                    V::N => b.push_bind(None::<i64>),
-                };
-            }
-        });
-        q.build().execute(&mut *tx).await?;
+        let sql = insert_values(table, columns, width, chunk.len(), &tail);
+        let args: Vec<Arg> = chunk.iter().flatten().cloned().collect();
+        tx.execute(&sql, &args).await?;
     }
     Ok(())
 }
 
-async fn write_trail(tx: &mut SqliteConnection, rows: &[TrailRow]) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(500) {
-        let mut q = QueryBuilder::new(
-            "INSERT INTO trail (position, document_id, version, actor, action, at, recorded_at, summary, hash) ",
-        );
-        q.push_values(chunk, |mut b, t| {
-            b.push_bind(t.position as i64)
-                .push_bind(t.document_id.to_string())
-                .push_bind(t.version as i64)
-                .push_bind(&t.actor)
-                .push_bind(t.action)
-                .push_bind(&t.at)
-                .push_bind(t.recorded_at)
-                .push_bind(&t.summary)
-                .push_bind(&t.hash);
-        });
-        q.build().execute(&mut *tx).await?;
-    }
-    Ok(())
+const TRAIL_COLUMNS: &str =
+    "position, document_id, version, actor, action, at, recorded_at, summary, hash";
+
+async fn write_trail(tx: &mut Tx<'_>, rows: &[TrailRow]) -> Result<(), sqlx::Error> {
+    let rows: Vec<Vec<Arg>> = rows
+        .iter()
+        .map(|t| {
+            vec![
+                (t.position as i64).into(),
+                t.document_id.to_string().into(),
+                (t.version as i64).into(),
+                t.actor.as_str().into(),
+                t.action.into(),
+                t.at.as_str().into(),
+                t.recorded_at.into(),
+                t.summary.as_str().into(),
+                t.hash.as_str().into(),
+            ]
+        })
+        .collect();
+    insert(tx, "trail", TRAIL_COLUMNS, None, &rows).await
 }

@@ -36,16 +36,19 @@ pub mod queries;
 use std::path::Path;
 use std::time::Duration;
 
+use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::watch;
 
-use crate::store::{EventStore, StoreError};
+use crate::db::{Arg, Backend, Conn, Pool};
+use crate::store::{Store, StoreError};
 
 pub use queries::*;
 
+/// The embedded read models' file in the data directory.
 pub const DB_FILE: &str = "projections.db";
 
 /// The names of the projections, each with its checkpoint row.
@@ -58,6 +61,10 @@ pub const NAMES: &[&str] = &[
     "stats",
     "directory",
 ];
+
+/// The session-level advisory lock the projector holds on PostgreSQL: one
+/// projector per database ("congproj" in ASCII).
+pub const PROJECTOR_LOCK: i64 = 0x636f_6e67_7072_6f6a;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -186,7 +193,7 @@ CREATE TABLE IF NOT EXISTS units (
     name TEXT NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS officials (
-    user           TEXT PRIMARY KEY,
+    "user"         TEXT PRIMARY KEY,
     full_name      TEXT NOT NULL,
     position       TEXT NOT NULL,
     unit           TEXT NOT NULL,
@@ -221,9 +228,24 @@ const TABLES: &[&str] = &[
     "access",
 ];
 
-/// The version of the tables above (`PRAGMA user_version`). A projection
-/// database of another version is rebuilt from the log when opened.
-pub const SCHEMA_VERSION: i64 = 3;
+/// The version of the tables above, kept in `projection_schema`. Read
+/// models of another version are dropped and rebuilt from the log.
+pub const SCHEMA_VERSION: i64 = 4;
+
+/// The tables in the backend's dialect: the same shape on both. SQLite's
+/// `INTEGER` is 64 bits, PostgreSQL's is not; `STRICT` and `WITHOUT ROWID`
+/// are SQLite's own; text compares by bytes on both.
+fn schema(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => SCHEMA.to_string(),
+        Backend::Postgres => SCHEMA
+            .replace(" STRICT, WITHOUT ROWID;", ";")
+            .replace(" STRICT;", ";")
+            .replace(" INTEGER", " BIGINT")
+            // Byte order, as SQLite's BINARY: lists sort the same on both.
+            .replace(" TEXT", " TEXT COLLATE \"C\""),
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -235,6 +257,10 @@ pub enum ProjectionError {
     Event { position: u64, reason: String },
     #[error("the projector has stopped")]
     Stopped,
+    #[error(
+        "another congvan process is projecting into this PostgreSQL database (run one server per database, and stop it before a rebuild)"
+    )]
+    Busy,
 }
 
 fn options(path: &Path) -> SqliteConnectOptions {
@@ -246,49 +272,113 @@ fn options(path: &Path) -> SqliteConnectOptions {
         .busy_timeout(Duration::from_secs(30))
 }
 
+/// Where the read models of a store live: `<data_dir>/projections.db` for
+/// the embedded store, the store's own database for PostgreSQL.
+async fn connect_writer(
+    data_dir: &Path,
+    store: &Store,
+    rebuilding: bool,
+) -> Result<Conn, ProjectionError> {
+    match store {
+        Store::Sqlite(_) => {
+            let mut opts = options(&data_dir.join(DB_FILE));
+            if rebuilding {
+                // Everything is rebuilt from scratch: no fsync per batch (a
+                // crash mid-rebuild is mended by rebuilding again), few
+                // checkpoints.
+                opts = opts
+                    .synchronous(SqliteSynchronous::Off)
+                    .pragma("wal_autocheckpoint", "100000")
+                    .pragma("cache_size", "-262144");
+            }
+            Ok(Conn::Sqlite(SqliteConnection::connect_with(&opts).await?))
+        }
+        Store::Postgres(s) => {
+            let opts = s.pool().connect_options();
+            let mut conn = PgConnection::connect_with(&opts).await?;
+            // Held for the connection's life: a second server on the same
+            // database, or a rebuild while a server runs, is refused.
+            let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(PROJECTOR_LOCK)
+                .fetch_one(&mut conn)
+                .await?;
+            if !locked {
+                return Err(ProjectionError::Busy);
+            }
+            Ok(Conn::Postgres(conn))
+        }
+    }
+}
+
+/// Creates the tables, first dropping every projection when they are of
+/// another [`SCHEMA_VERSION`] (or `drop` is set).
+async fn prepare(conn: &mut Conn, drop: bool) -> Result<(), ProjectionError> {
+    conn.batch("CREATE TABLE IF NOT EXISTS projection_schema (version BIGINT NOT NULL)")
+        .await?;
+    let version = conn
+        .fetch_ints("SELECT version FROM projection_schema", &[])
+        .await?;
+    if drop || version != [SCHEMA_VERSION] {
+        // Derived data of another shape: drop it; the projector rebuilds
+        // it from the log as it catches up.
+        let mut tx = conn.begin().await?;
+        for t in TABLES.iter().chain(&["checkpoints"]) {
+            tx.execute(&format!("DROP TABLE IF EXISTS {t}"), &[]).await?;
+        }
+        tx.execute("DELETE FROM projection_schema", &[]).await?;
+        tx.execute(
+            "INSERT INTO projection_schema (version) VALUES ($1)",
+            &[Arg::I(SCHEMA_VERSION)],
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    let ddl = schema(conn.backend());
+    conn.batch(&ddl).await?;
+    Ok(())
+}
+
 /// The read-model database and the projector feeding it.
 #[derive(Clone)]
 pub struct Projections {
-    pool: SqlitePool,
+    pool: Pool,
     checkpoint: watch::Receiver<u64>,
 }
 
 impl Projections {
-    /// Opens `<data_dir>/projections.db` and starts the projector task, which
-    /// catches up with the log and then follows it.
-    pub async fn start<S: EventStore + Clone>(
-        data_dir: &Path,
-        store: S,
-    ) -> Result<Self, ProjectionError> {
-        let path = data_dir.join(DB_FILE);
-        let mut writer = SqliteConnection::connect_with(&options(&path)).await?;
-        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-            .fetch_one(&mut writer)
-            .await?;
-        if version != SCHEMA_VERSION {
-            // Derived data of another shape: drop it; the projector rebuilds
-            // it from the log as it catches up.
-            drop_all(&mut writer).await?;
-        }
-        sqlx::raw_sql(SCHEMA).execute(&mut writer).await?;
+    /// Opens the read models of `store` (see [`connect_writer`]) and starts
+    /// the projector task, which catches up with the log and then follows it.
+    pub async fn start(data_dir: &Path, store: Store) -> Result<Self, ProjectionError> {
+        let mut writer = connect_writer(data_dir, &store, false).await?;
+        prepare(&mut writer, false).await?;
         let projector = apply::Projector::load(writer).await?;
         let (tx, checkpoint) = watch::channel(projector.position());
+        let pool = match &store {
+            // Readers map the file (no copy from the page cache per page
+            // read) and keep a larger page cache each.
+            Store::Sqlite(_) => Pool::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(
+                        options(&data_dir.join(DB_FILE))
+                            .read_only(true)
+                            .pragma("mmap_size", "4294967296")
+                            .pragma("cache_size", "-65536"),
+                    )
+                    .await?,
+            ),
+            Store::Postgres(s) => Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(8)
+                    .connect_with((*s.pool().connect_options()).clone())
+                    .await?,
+            ),
+        };
         tokio::spawn(projector.run(store, tx));
-        // Readers map the file (no copy from the page cache per page read)
-        // and keep a larger page cache each.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(
-                options(&path)
-                    .read_only(true)
-                    .pragma("mmap_size", "4294967296")
-                    .pragma("cache_size", "-65536"),
-            )
-            .await?;
         Ok(Projections { pool, checkpoint })
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &Pool {
         &self.pool
     }
 
@@ -314,25 +404,15 @@ pub struct RebuildReport {
     pub seconds: f64,
 }
 
-/// Drops every projection and rebuilds it from the log, offline (the server
-/// must not be running on the same data directory).
-pub async fn rebuild<S: EventStore>(
-    data_dir: &Path,
-    store: &S,
-) -> Result<RebuildReport, ProjectionError> {
+/// Drops every projection and rebuilds it from the log, offline (no server
+/// may run on the same data directory or database; on PostgreSQL this is
+/// enforced by the projector's lock).
+pub async fn rebuild(data_dir: &Path, store: &Store) -> Result<RebuildReport, ProjectionError> {
     let started = std::time::Instant::now();
-    let path = data_dir.join(DB_FILE);
-    // Everything here is derived and rebuilt from scratch: no fsync per batch
-    // (a crash mid-rebuild is mended by rebuilding again), few checkpoints.
-    let opts = options(&path)
-        .synchronous(SqliteSynchronous::Off)
-        .pragma("wal_autocheckpoint", "100000")
-        .pragma("cache_size", "-262144");
-    let mut conn = SqliteConnection::connect_with(&opts).await?;
-    drop_all(&mut conn).await?;
-    sqlx::raw_sql(SCHEMA).execute(&mut conn).await?;
+    let mut conn = connect_writer(data_dir, store, true).await?;
+    prepare(&mut conn, true).await?;
     let mut projector = apply::Projector::load(conn).await?;
-    let head = *store.head().borrow();
+    let head = *crate::store::EventStore::head(store).borrow();
     projector.catch_up(store, head, 20_000).await?;
     let events = projector.position();
     projector.close().await;
@@ -342,19 +422,18 @@ pub async fn rebuild<S: EventStore>(
     })
 }
 
-/// Drops every projection table and the checkpoints, and stamps the
-/// database with [`SCHEMA_VERSION`], in one transaction.
-async fn drop_all(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-    let mut tx = conn.begin().await?;
-    for t in TABLES.iter().chain(&["checkpoints"]) {
-        sqlx::query(&format!("DROP TABLE IF EXISTS {t}"))
-            .execute(&mut *tx)
-            .await?;
-    }
-    sqlx::query(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await
+/// The read pool of the projections of `store`, for tools (checks, dumps)
+/// that run beside or instead of a server.
+pub async fn open_pool(data_dir: &Path, store: &Store) -> Result<Pool, ProjectionError> {
+    Ok(match store {
+        Store::Sqlite(_) => Pool::Sqlite(
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options(&data_dir.join(DB_FILE)))
+                .await?,
+        ),
+        Store::Postgres(s) => Pool::Postgres(s.pool().clone()),
+    })
 }
 
 /// The result of checking projection checkpoints against the log.
@@ -368,11 +447,12 @@ pub struct CheckReport {
 /// Proves that no position was skipped: the log is gap-free (its count equals
 /// its last position), and every projection's checkpoint equals the number of
 /// events it applied, one by one in order, and is not beyond the log.
-pub async fn check(data_dir: &Path, log_pool: &SqlitePool) -> Result<CheckReport, ProjectionError> {
-    let (count, max): (i64, Option<i64>) =
+pub async fn check(data_dir: &Path, store: &Store) -> Result<CheckReport, ProjectionError> {
+    let (count, max): (i64, Option<i64>) = crate::with_pool!(&store.pool(), p => {
         sqlx::query_as("SELECT COUNT(*), MAX(position) FROM events")
-            .fetch_one(log_pool)
-            .await?;
+            .fetch_one(p)
+            .await?
+    });
     let head = max.unwrap_or(0) as u64;
     let mut problems = Vec::new();
     if count as u64 != head {
@@ -380,14 +460,26 @@ pub async fn check(data_dir: &Path, log_pool: &SqlitePool) -> Result<CheckReport
             "the log has {count} events but its last position is {head}: positions are missing"
         ));
     }
-    let path = data_dir.join(DB_FILE);
-    let mut conn = SqliteConnection::connect_with(&options(&path)).await?;
-    sqlx::raw_sql(SCHEMA).execute(&mut conn).await?;
-    let rows: Vec<(String, i64, i64)> =
-        sqlx::query_as("SELECT name, position, applied FROM checkpoints ORDER BY name")
-            .fetch_all(&mut conn)
-            .await?;
-    conn.close().await?;
+    let pool = open_pool(data_dir, store).await?;
+    // No checkpoints table: nothing was ever projected (reported below).
+    let rows = if pool.columns("checkpoints").await?.is_empty() {
+        Vec::new()
+    } else {
+        pool.text_rows(
+            "SELECT name, CAST(position AS TEXT), CAST(applied AS TEXT) FROM checkpoints ORDER BY name",
+        )
+        .await?
+    };
+    if matches!(store, Store::Sqlite(_)) {
+        pool.close().await;
+    }
+    let rows: Vec<(String, i64, i64)> = rows
+        .into_iter()
+        .map(|r| {
+            let int = |v: &Option<String>| v.as_deref().and_then(|s| s.parse().ok()).unwrap_or(-1);
+            (r[0].clone().unwrap_or_default(), int(&r[1]), int(&r[2]))
+        })
+        .collect();
     for name in NAMES {
         match rows.iter().find(|r| r.0 == *name) {
             None => problems.push(format!("projection {name} has no checkpoint")),

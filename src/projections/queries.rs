@@ -3,7 +3,8 @@
 
 use jiff::civil::Date;
 use serde::Serialize;
-use sqlx::SqlitePool;
+use crate::db::Pool;
+use crate::with_pool;
 
 use crate::domain::calendar::WorkingCalendar;
 use crate::domain::directory::SigningTitle;
@@ -67,18 +68,18 @@ type LocationTuple = (
 );
 
 pub async fn location(
-    pool: &SqlitePool,
+    pool: &Pool,
     id: DocumentId,
     today: Date,
     calendar: &WorkingCalendar,
 ) -> Result<Vec<LocationRow>, sqlx::Error> {
-    let rows: Vec<LocationTuple> = sqlx::query_as(
+    let rows: Vec<LocationTuple> = with_pool!(pool, p => sqlx::query_as(
         "SELECT row_id, holder_kind, holder_id, task, role, status, since, deadline, assigned_by \
-         FROM location WHERE document_id = ? ORDER BY row_id",
+         FROM location WHERE document_id = $1 ORDER BY row_id",
     )
     .bind(id.to_string())
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(p)
+    .await)?;
     Ok(rows
         .into_iter()
         .map(|r| LocationRow {
@@ -97,14 +98,14 @@ pub async fn location(
 
 /// The folded state of a document and its stream version, as projected.
 pub async fn document(
-    pool: &SqlitePool,
+    pool: &Pool,
     id: DocumentId,
 ) -> Result<Option<(Document, u64)>, sqlx::Error> {
     let row: Option<(String, i64)> =
-        sqlx::query_as("SELECT state, version FROM documents WHERE id = ?")
+        with_pool!(pool, p => sqlx::query_as("SELECT state, version FROM documents WHERE id = $1")
             .bind(id.to_string())
-            .fetch_optional(pool)
-            .await?;
+            .fetch_optional(p)
+            .await)?;
     Ok(row.and_then(|(s, v)| serde_json::from_str(&s).ok().map(|d| (d, v as u64))))
 }
 
@@ -142,25 +143,42 @@ struct InboxRaw {
 
 /// What a holder holds now: overdue first, then by deadline (none last), then oldest first.
 pub async fn inbox(
-    pool: &SqlitePool,
+    pool: &Pool,
     holder: &Holder,
     today: Date,
     calendar: &WorkingCalendar,
 ) -> Result<Vec<InboxRow>, sqlx::Error> {
     // One JSON array instead of one row per item: sqlx hands each row over
     // from its connection thread, which cost more than the query itself.
-    let json: Option<String> = sqlx::query_scalar(
-        "SELECT json_group_array(json_object('document_id', document_id, 'row', row_id, \
-           'task', task, 'role', role, 'status', status, 'since', since, 'deadline', deadline, \
-           'direction', direction, 'number_notation', number_notation, 'subject', subject, \
-           'urgency', urgency)) \
-         FROM (SELECT * FROM inbox WHERE holder_kind = ? AND holder_id = ? \
-               ORDER BY deadline IS NULL, deadline, since)",
-    )
-    .bind(holder.kind())
-    .bind(holder.id())
-    .fetch_one(pool)
-    .await?;
+    let json: Option<String> = match pool {
+        Pool::Sqlite(p) => {
+            sqlx::query_scalar(
+                "SELECT json_group_array(json_object('document_id', document_id, 'row', row_id, \
+                   'task', task, 'role', role, 'status', status, 'since', since, 'deadline', deadline, \
+                   'direction', direction, 'number_notation', number_notation, 'subject', subject, \
+                   'urgency', urgency)) \
+                 FROM (SELECT * FROM inbox WHERE holder_kind = $1 AND holder_id = $2 \
+                       ORDER BY deadline IS NULL, deadline, since)",
+            )
+            .bind(holder.kind())
+            .bind(holder.id())
+            .fetch_one(p)
+            .await?
+        }
+        Pool::Postgres(p) => {
+            sqlx::query_scalar(
+                "SELECT CAST(json_agg(json_build_object('document_id', document_id, 'row', row_id, \
+                   'task', task, 'role', role, 'status', status, 'since', since, 'deadline', deadline, \
+                   'direction', direction, 'number_notation', number_notation, 'subject', subject, \
+                   'urgency', urgency) ORDER BY deadline IS NULL, deadline, since) AS TEXT) \
+                 FROM inbox WHERE holder_kind = $1 AND holder_id = $2",
+            )
+            .bind(holder.kind())
+            .bind(holder.id())
+            .fetch_one(p)
+            .await?
+        }
+    };
     let rows: Vec<InboxRaw> = serde_json::from_str(json.as_deref().unwrap_or("[]"))
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     let mut out: Vec<InboxRow> = rows
@@ -201,17 +219,17 @@ pub struct IncomingRegisterRow {
 }
 
 pub async fn incoming_register(
-    pool: &SqlitePool,
+    pool: &Pool,
     year: i16,
 ) -> Result<Vec<IncomingRegisterRow>, sqlx::Error> {
-    sqlx::query_as(
+    with_pool!(pool, p => sqlx::query_as(
         "SELECT arrival_date, arrival_number, issuer, number_notation, issue_date, type_and_subject, \
          recipients, transferred_on, received_by, note, document_id \
-         FROM incoming_register WHERE year = ? ORDER BY arrival_number",
+         FROM incoming_register WHERE year = $1 ORDER BY arrival_number",
     )
     .bind(year as i64)
-    .fetch_all(pool)
-    .await
+    .fetch_all(p)
+    .await)
 }
 
 /// Sổ văn bản đi, Decree 30 appendix IV.
@@ -233,17 +251,17 @@ pub struct OutgoingRegisterRow {
 }
 
 pub async fn outgoing_register(
-    pool: &SqlitePool,
+    pool: &Pool,
     year: i16,
 ) -> Result<Vec<OutgoingRegisterRow>, sqlx::Error> {
-    sqlx::query_as(
+    with_pool!(pool, p => sqlx::query_as(
         "SELECT series, number, number_notation, issue_date, type_and_subject, signer, recipients, \
          filing_unit, copies, transferred_on, received_by, note, document_id \
-         FROM outgoing_register WHERE year = ? ORDER BY series, number",
+         FROM outgoing_register WHERE year = $1 ORDER BY series, number",
     )
     .bind(year as i64)
-    .fetch_all(pool)
-    .await
+    .fetch_all(p)
+    .await)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, schemars::JsonSchema)]
@@ -257,14 +275,14 @@ pub struct TrailRow {
     pub hash: String,
 }
 
-pub async fn trail(pool: &SqlitePool, id: DocumentId) -> Result<Vec<TrailRow>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn trail(pool: &Pool, id: DocumentId) -> Result<Vec<TrailRow>, sqlx::Error> {
+    with_pool!(pool, p => sqlx::query_as(
         "SELECT position, version, actor, action, at, summary, hash FROM trail \
-         WHERE document_id = ? ORDER BY position",
+         WHERE document_id = $1 ORDER BY position",
     )
     .bind(id.to_string())
-    .fetch_all(pool)
-    .await
+    .fetch_all(p)
+    .await)
 }
 
 /// Early / on time / late per unit for rows completed in [from, to].
@@ -290,36 +308,36 @@ pub struct UnitStats {
 }
 
 pub async fn stats(
-    pool: &SqlitePool,
+    pool: &Pool,
     from: Date,
     to: Date,
     unit: Option<&str>,
     today: Date,
 ) -> Result<Vec<UnitStats>, sqlx::Error> {
-    let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(String, i64, i64, i64, i64)> = with_pool!(pool, p => sqlx::query_as(
         "SELECT unit_id, \
-           SUM(deadline IS NOT NULL AND completed_on < deadline), \
-           SUM(deadline IS NOT NULL AND completed_on = deadline), \
-           SUM(deadline IS NOT NULL AND completed_on > deadline), \
-           SUM(deadline IS NULL) \
-         FROM stats WHERE completed_on >= ? AND completed_on <= ? AND (? IS NULL OR unit_id = ?) \
+           SUM(CASE WHEN completed_on < deadline THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN completed_on = deadline THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN completed_on > deadline THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN deadline IS NULL THEN 1 ELSE 0 END) \
+         FROM stats WHERE completed_on >= $1 AND completed_on <= $2 AND ($3 IS NULL OR unit_id = $3) \
          GROUP BY unit_id ORDER BY unit_id",
     )
     .bind(from.to_string())
     .bind(to.to_string())
     .bind(unit)
     .bind(unit)
-    .fetch_all(pool)
-    .await?;
-    let overdue: Vec<(String, i64)> = sqlx::query_as(
+    .fetch_all(p)
+    .await)?;
+    let overdue: Vec<(String, i64)> = with_pool!(pool, p => sqlx::query_as(
         "SELECT COALESCE(o.unit, CASE l.holder_kind WHEN 'unit' THEN l.holder_id ELSE 'user:' || l.holder_id END) AS u, COUNT(*) \
-         FROM location l LEFT JOIN officials o ON l.holder_kind = 'user' AND o.user = l.holder_id \
-         WHERE l.task = 'handle' AND l.role IN ('lead', 'coordinate') AND l.deadline < ? \
+         FROM location l LEFT JOIN officials o ON l.holder_kind = 'user' AND o.\"user\" = l.holder_id \
+         WHERE l.task = 'handle' AND l.role IN ('lead', 'coordinate') AND l.deadline < $1 \
          GROUP BY u",
     )
     .bind(today.to_string())
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(p)
+    .await)?;
     let mut out: Vec<UnitStats> = rows
         .into_iter()
         .map(|r| UnitStats {
@@ -353,18 +371,18 @@ pub async fn stats(
 
 /// Registered incoming documents with the same issuer, number and notation.
 pub async fn duplicates(
-    pool: &SqlitePool,
+    pool: &Pool,
     issuer_code: &str,
     number_notation: &str,
 ) -> Result<Vec<DocumentId>, sqlx::Error> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM documents WHERE direction = 'incoming' AND issuer_code = ? \
-         AND number_notation = ? AND arrival_number IS NOT NULL ORDER BY created_at",
+    let ids: Vec<String> = with_pool!(pool, p => sqlx::query_scalar(
+        "SELECT id FROM documents WHERE direction = 'incoming' AND issuer_code = $1 \
+         AND number_notation = $2 AND arrival_number IS NOT NULL ORDER BY created_at",
     )
     .bind(issuer_code)
     .bind(number_notation)
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(p)
+    .await)?;
     Ok(ids
         .into_iter()
         .filter_map(|s| uuid::Uuid::parse_str(&s).ok().map(DocumentId))
@@ -396,35 +414,36 @@ fn official_of(r: OfficialTuple) -> Official {
     }
 }
 
-const OFFICIAL_COLUMNS: &str = "user, full_name, position, unit, roles, active, signing_titles";
+const OFFICIAL_COLUMNS: &str =
+    "\"user\", full_name, position, unit, roles, active <> 0 AS active, signing_titles";
 
-pub async fn official(pool: &SqlitePool, user: &str) -> Result<Option<Official>, sqlx::Error> {
-    let row: Option<OfficialTuple> = sqlx::query_as(&format!(
-        "SELECT {OFFICIAL_COLUMNS} FROM officials WHERE user = ?"
+pub async fn official(pool: &Pool, user: &str) -> Result<Option<Official>, sqlx::Error> {
+    let row: Option<OfficialTuple> = with_pool!(pool, p => sqlx::query_as(&format!(
+        "SELECT {OFFICIAL_COLUMNS} FROM officials WHERE \"user\" = $1"
     ))
     .bind(user)
-    .fetch_optional(pool)
-    .await?;
+    .fetch_optional(p)
+    .await)?;
     Ok(row.map(official_of))
 }
 
 /// Every official, by user name.
-pub async fn officials(pool: &SqlitePool) -> Result<Vec<Official>, sqlx::Error> {
-    let rows: Vec<OfficialTuple> = sqlx::query_as(&format!(
-        "SELECT {OFFICIAL_COLUMNS} FROM officials ORDER BY user"
+pub async fn officials(pool: &Pool) -> Result<Vec<Official>, sqlx::Error> {
+    let rows: Vec<OfficialTuple> = with_pool!(pool, p => sqlx::query_as(&format!(
+        "SELECT {OFFICIAL_COLUMNS} FROM officials ORDER BY \"user\""
     ))
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(p)
+    .await)?;
     Ok(rows.into_iter().map(official_of).collect())
 }
 
 /// An official's password hash (PHC string), if one was set.
-pub async fn password_hash(pool: &SqlitePool, user: &str) -> Result<Option<String>, sqlx::Error> {
+pub async fn password_hash(pool: &Pool, user: &str) -> Result<Option<String>, sqlx::Error> {
     let row: Option<Option<String>> =
-        sqlx::query_scalar("SELECT password_hash FROM officials WHERE user = ?")
+        with_pool!(pool, p => sqlx::query_scalar("SELECT password_hash FROM officials WHERE \"user\" = $1")
             .bind(user)
-            .fetch_optional(pool)
-            .await?;
+            .fetch_optional(p)
+            .await)?;
     Ok(row.flatten())
 }
 
@@ -434,18 +453,18 @@ pub struct Unit {
     pub name: String,
 }
 
-pub async fn units(pool: &SqlitePool) -> Result<Vec<Unit>, sqlx::Error> {
-    sqlx::query_as("SELECT id, name FROM units ORDER BY id")
-        .fetch_all(pool)
-        .await
+pub async fn units(pool: &Pool) -> Result<Vec<Unit>, sqlx::Error> {
+    with_pool!(pool, p => sqlx::query_as("SELECT id, name FROM units ORDER BY id")
+        .fetch_all(p)
+        .await)
 }
 
 /// The officials of a unit.
-pub async fn unit_members(pool: &SqlitePool, unit: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT user FROM officials WHERE unit = ? ORDER BY user")
+pub async fn unit_members(pool: &Pool, unit: &str) -> Result<Vec<String>, sqlx::Error> {
+    with_pool!(pool, p => sqlx::query_scalar("SELECT \"user\" FROM officials WHERE unit = $1 ORDER BY \"user\"")
         .bind(unit)
-        .fetch_all(pool)
-        .await
+        .fetch_all(p)
+        .await)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, schemars::JsonSchema)]
@@ -456,41 +475,46 @@ pub struct Agency {
     pub clerk_unit: String,
 }
 
-pub async fn agency(pool: &SqlitePool) -> Result<Option<Agency>, sqlx::Error> {
-    sqlx::query_as("SELECT code, name, abbreviation, clerk_unit FROM agency WHERE id = 1")
-        .fetch_optional(pool)
-        .await
+pub async fn agency(pool: &Pool) -> Result<Option<Agency>, sqlx::Error> {
+    with_pool!(pool, p => sqlx::query_as("SELECT code, name, abbreviation, clerk_unit FROM agency WHERE id = 1")
+        .fetch_optional(p)
+        .await)
 }
 
-/// Every projection table's rows in a canonical text form: two stores whose
-/// dumps are equal hold the same read models (used to prove rebuild = live).
-pub async fn dump(pool: &SqlitePool) -> Result<String, sqlx::Error> {
+/// Every projection table's rows in a canonical text form, the same on
+/// both backends: two read models whose dumps are equal hold the same rows
+/// (used to prove rebuild = live, and SQLite = PostgreSQL after a migration).
+pub async fn dump(pool: &Pool) -> Result<String, sqlx::Error> {
     let mut out = String::new();
-    for (table, order) in [
-        ("documents", "id"),
-        ("location", "document_id, row_id"),
-        ("inbox", "holder_kind, holder_id, document_id, row_id"),
-        ("incoming_register", "year, arrival_number"),
-        ("outgoing_register", "year, series, number"),
-        ("trail", "position"),
-        ("stats", "document_id, row_id"),
-        ("agency", "id"),
-        ("units", "id"),
-        ("officials", "user"),
-        ("access", "holder_kind, holder_id, document_id"),
-        ("checkpoints", "name"),
+    for table in [
+        "documents",
+        "location",
+        "inbox",
+        "incoming_register",
+        "outgoing_register",
+        "trail",
+        "stats",
+        "agency",
+        "units",
+        "officials",
+        "access",
+        "checkpoints",
     ] {
-        let columns: Vec<String> =
-            sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
-                .fetch_all(pool)
-                .await?;
-        let rows: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT json_array({}) FROM {table} ORDER BY {order}",
-            columns.join(", ")
-        ))
-        .fetch_all(pool)
-        .await?;
+        let columns = pool.columns(table).await?;
+        let select: Vec<String> = columns
+            .iter()
+            .map(|c| format!("CAST(\"{c}\" AS TEXT)"))
+            .collect();
+        let mut rows: Vec<String> = pool
+            .text_rows(&format!("SELECT {} FROM {table}", select.join(", ")))
+            .await?
+            .into_iter()
+            .map(|r| serde_json::Value::from(r).to_string())
+            .collect();
+        // Sorted here, not by the database: the backends' collations differ.
+        rows.sort_unstable();
         out.push_str(&format!("## {table} ({} rows)\n", rows.len()));
+        out.push_str(&format!("# {}\n", columns.join(", ")));
         for r in rows {
             out.push_str(&r);
             out.push('\n');

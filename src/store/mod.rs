@@ -11,6 +11,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use std::fmt;
+use std::path::Path;
 
 use async_trait::async_trait;
 use tokio::sync::watch;
@@ -106,6 +107,8 @@ pub enum StoreError {
     IdempotencyConflict { event_id: Uuid, reason: String },
     #[error("invalid append: {0}")]
     InvalidAppend(String),
+    #[error("{0}")]
+    Config(String),
     #[error("the event store is closed")]
     Closed,
     #[error("stored data is not valid: {0}")]
@@ -146,6 +149,88 @@ pub trait EventStore: Send + Sync + 'static {
     /// durable commit. Together with `read_all` this is a subscription: see
     /// [`Subscription`].
     fn head(&self) -> watch::Receiver<u64>;
+}
+
+/// The configured event store: the embedded SQLite file in the data
+/// directory, or a PostgreSQL database. Cheap to clone.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+impl Store {
+    /// Opens the store: PostgreSQL when `database_url` is given (a
+    /// `postgres://` URL), else `<data_dir>/congvan.db`.
+    pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Self, StoreError> {
+        match database_url.filter(|u| !u.is_empty()) {
+            Some(url) => {
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(StoreError::Config(format!(
+                        "database_url: expected a postgres:// or postgresql:// URL, got {:?}",
+                        url.split("://").next().unwrap_or_default()
+                    )));
+                }
+                Ok(Store::Postgres(postgres::PgStore::connect(url).await?))
+            }
+            None => Ok(Store::Sqlite(sqlite::SqliteStore::open_dir(data_dir).await?)),
+        }
+    }
+
+    /// The store's read pool.
+    pub fn pool(&self) -> crate::db::Pool {
+        match self {
+            Store::Sqlite(s) => crate::db::Pool::Sqlite(s.pool().clone()),
+            Store::Postgres(s) => crate::db::Pool::Postgres(s.pool().clone()),
+        }
+    }
+}
+
+#[async_trait]
+impl EventStore for Store {
+    async fn append(&self, appends: Vec<StreamAppend>) -> Result<AppendResult, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.append(appends).await,
+            Store::Postgres(s) => s.append(appends).await,
+        }
+    }
+
+    async fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.stream_version(stream).await,
+            Store::Postgres(s) => s.stream_version(stream).await,
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.read_stream(stream, from_version, limit).await,
+            Store::Postgres(s) => s.read_stream(stream, from_version, limit).await,
+        }
+    }
+
+    async fn read_all(
+        &self,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.read_all(from_position, limit).await,
+            Store::Postgres(s) => s.read_all(from_position, limit).await,
+        }
+    }
+
+    fn head(&self) -> watch::Receiver<u64> {
+        match self {
+            Store::Sqlite(s) => s.head(),
+            Store::Postgres(s) => s.head(),
+        }
+    }
 }
 
 /// Catch-up then live: yields every event from a position on, in order, each

@@ -357,7 +357,7 @@ async fn rebuild_equals_live_after_a_randomized_run() {
             .collect();
         panic!("rebuild differs from live (seed {seed}): {diff:?}");
     }
-    let check = projections::check(dir.path(), app.store.pool())
+    let check = projections::check(dir.path(), &app.store)
         .await
         .expect("check");
     assert!(check.problems.is_empty(), "{:?}", check.problems);

@@ -9,6 +9,7 @@ use congvan::app::{App, Config, RequestMeta};
 use congvan::domain::decide::Action;
 use congvan::domain::model::DocumentId;
 use congvan::domain::values::{Text, UserId};
+use congvan::store::EventStore;
 use congvan::store::sqlite::DB_FILE;
 use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -195,27 +196,60 @@ async fn stored_rows_match_the_committed_schemas() {
 /// committed schemas (row, payload by event type, metadata); returns the
 /// event types seen and the first row.
 pub async fn assert_log_matches_schemas(pool: &sqlx::SqlitePool) -> (BTreeSet<String>, Value) {
-    let schemas = committed_schemas();
-    let validators = Validators::new(&schemas);
     let rows = sqlx::query("SELECT * FROM events ORDER BY position")
         .fetch_all(pool)
         .await
         .expect("read the events");
+    let rows = rows
+        .iter()
+        .map(|row| {
+            let mut object = Map::new();
+            for (i, column) in row.columns().iter().enumerate() {
+                let raw = row.try_get_raw(i).expect("a column");
+                let value = match raw.type_info().name() {
+                    "INTEGER" => Value::from(row.try_get::<i64, _>(i).expect("an integer")),
+                    "TEXT" => Value::from(row.try_get::<String, _>(i).expect("a text")),
+                    other => panic!("column {} holds {other}", column.name()),
+                };
+                object.insert(column.name().to_string(), value);
+            }
+            Value::Object(object)
+        })
+        .collect();
+    assert_rows_match_schemas(rows)
+}
+
+/// [`assert_log_matches_schemas`] for any store, from the events as read.
+pub async fn assert_store_matches_schemas(store: &impl EventStore) -> (BTreeSet<String>, Value) {
+    let mut rows = Vec::new();
+    loop {
+        let events = store
+            .read_all(rows.len() as u64 + 1, 1000)
+            .await
+            .expect("read the events");
+        if events.is_empty() {
+            break;
+        }
+        rows.extend(events.into_iter().map(|e| {
+            serde_json::json!({
+                "position": e.position, "stream": e.stream, "version": e.version,
+                "event_id": e.event_id.to_string(), "event_type": e.event_type,
+                "schema_version": e.schema_version, "payload": e.payload,
+                "metadata": e.metadata, "recorded_at": e.recorded_at,
+                "prev_hash": e.prev_hash, "hash": e.hash,
+            })
+        }));
+    }
+    assert_rows_match_schemas(rows)
+}
+
+fn assert_rows_match_schemas(rows: Vec<Value>) -> (BTreeSet<String>, Value) {
+    let schemas = committed_schemas();
+    let validators = Validators::new(&schemas);
     assert!(!rows.is_empty());
     let mut types = BTreeSet::new();
     let mut first = None;
-    for row in &rows {
-        let mut object = Map::new();
-        for (i, column) in row.columns().iter().enumerate() {
-            let raw = row.try_get_raw(i).expect("a column");
-            let value = match raw.type_info().name() {
-                "INTEGER" => Value::from(row.try_get::<i64, _>(i).expect("an integer")),
-                "TEXT" => Value::from(row.try_get::<String, _>(i).expect("a text")),
-                other => panic!("column {} holds {other}", column.name()),
-            };
-            object.insert(column.name().to_string(), value);
-        }
-        let row = Value::Object(object);
+    for row in rows {
         let what = format!("position {}", row["position"]);
         validators.assert_valid("events-row.schema.json", &row, &what);
         first.get_or_insert_with(|| row.clone());

@@ -41,9 +41,9 @@ const READY_LAG: u64 = 1000;
               (status = 503, description = "Not ready", body = Problem, content_type = "application/problem+json")))]
 #[get("/readyz")]
 pub async fn readyz(state: Shared) -> Result<HttpResponse, ApiError> {
-    let ok: Result<i64, sqlx::Error> = sqlx::query_scalar("SELECT 1")
-        .fetch_one(state.app.projections.pool())
-        .await;
+    let ok: Result<i64, sqlx::Error> = crate::with_pool!(state.app.projections.pool(), p => {
+        sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(p).await
+    });
     if ok.is_err() {
         return Err(ApiError::detail(
             Code::Unavailable,

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 pub struct TestApp {
     dir: std::path::PathBuf,
+    database_url: Option<String>,
     pub base: String,
     /// The Prometheus listener's base URL.
     pub metrics: Option<String>,
@@ -36,11 +37,15 @@ pub async fn spawn_with(dir: &Path, edit: impl FnOnce(&mut Settings)) -> TestApp
         data_dir: Some(dir.to_path_buf()),
         listen: Some("127.0.0.1:0".into()),
         metrics_listen: Some("127.0.0.1:0".into()),
-        config: None,
+        ..Default::default()
     };
     let mut settings = Settings::load(&overrides, Vec::new()).expect("settings");
     settings.workers = 2;
     edit(&mut settings);
+    let database_url = settings
+        .database_url
+        .as_ref()
+        .map(|u| secrecy::ExposeSecret::expose_secret(u).to_string());
     let app = Application::build(settings, true)
         .await
         .expect("build the server");
@@ -50,6 +55,7 @@ pub async fn spawn_with(dir: &Path, edit: impl FnOnce(&mut Settings)) -> TestApp
     let task = tokio::spawn(app.run_until_stopped());
     TestApp {
         dir: dir.to_path_buf(),
+        database_url,
         base,
         metrics,
         client: Client::new(),
@@ -64,17 +70,10 @@ impl TestApp {
     pub async fn stop(self) {
         self.handle.stop(true).await;
         let _ = self.task.await;
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(
-                sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(self.dir.join(congvan::store::sqlite::DB_FILE))
-                    .read_only(true),
-            )
+        let store = congvan::store::Store::open(&self.dir, self.database_url.as_deref())
             .await
-            .expect("open the log read-only");
-        crate::schemas::assert_log_matches_schemas(&pool).await;
-        pool.close().await;
+            .expect("open the log");
+        crate::schemas::assert_store_matches_schemas(&store).await;
     }
 
     pub fn url(&self, path: &str) -> String {
