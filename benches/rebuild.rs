@@ -229,7 +229,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "filled {documents} documents = {head} events in {:.2} s",
             fill.elapsed().as_secs_f64()
         );
-        let r = congvan::projections::rebuild(dir.path(), &congvan::store::Store::Sqlite(store.clone())).await?;
+        let r = congvan::projections::rebuild(
+            dir.path(),
+            &congvan::store::Store::Sqlite(store.clone()),
+        )
+        .await?;
         println!(
             "rebuild: {} events in {:.2} s = {:.0} events/s",
             r.events,

@@ -83,13 +83,17 @@ pub enum Backend {
     Postgres,
 }
 
-/// One bound value of a statement the projector writes.
+/// One bound value of a statement the projector writes. NULLs keep their
+/// type: PostgreSQL prepares a statement with its parameters' types, and the
+/// same statement is run with a value and with NULL in one place.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arg {
     I(i64),
     T(String),
-    /// SQL NULL.
-    N,
+    /// An integer NULL.
+    NullI,
+    /// A text NULL.
+    NullT,
 }
 
 impl From<i64> for Arg {
@@ -110,9 +114,21 @@ impl From<&str> for Arg {
     }
 }
 
-impl<T: Into<Arg>> From<Option<T>> for Arg {
-    fn from(v: Option<T>) -> Self {
-        v.map(Into::into).unwrap_or(Arg::N)
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        v.map(Arg::I).unwrap_or(Arg::NullI)
+    }
+}
+
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        v.map(Arg::T).unwrap_or(Arg::NullT)
+    }
+}
+
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Self {
+        v.map(Into::into).unwrap_or(Arg::NullT)
     }
 }
 
@@ -135,7 +151,8 @@ macro_rules! bind_all {
             q = match a {
                 Arg::I(i) => q.bind(*i),
                 Arg::T(t) => q.bind(t.as_str()),
-                Arg::N => q.bind(None::<i64>),
+                Arg::NullI => q.bind(None::<i64>),
+                Arg::NullT => q.bind(None::<&str>),
             };
         }
         q
@@ -175,7 +192,11 @@ impl Conn {
             ($c:expr) => {{
                 let rows = bind_all!(sqlx::query(sql), args).fetch_all($c).await?;
                 rows.iter()
-                    .map(|r| (0..r.len()).map(|i| r.try_get::<Option<String>, _>(i)).collect())
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| r.try_get::<Option<String>, _>(i))
+                            .collect()
+                    })
                     .collect()
             }};
         }
@@ -188,16 +209,8 @@ impl Conn {
     /// The first column of a query's rows, as integers.
     pub async fn fetch_ints(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<i64>, sqlx::Error> {
         match self {
-            Conn::Sqlite(c) => {
-                bind_all!(sqlx::query_scalar(sql), args)
-                    .fetch_all(c)
-                    .await
-            }
-            Conn::Postgres(c) => {
-                bind_all!(sqlx::query_scalar(sql), args)
-                    .fetch_all(c)
-                    .await
-            }
+            Conn::Sqlite(c) => bind_all!(sqlx::query_scalar(sql), args).fetch_all(c).await,
+            Conn::Postgres(c) => bind_all!(sqlx::query_scalar(sql), args).fetch_all(c).await,
         }
     }
 

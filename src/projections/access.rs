@@ -9,10 +9,10 @@
 //!   who registered it (its creator) and the agency's leaders. An auditor
 //!   reads a secret document's trail, never its content (see `Sight`).
 
-use jiff::civil::Date;
-use serde::Serialize;
 use crate::db::Pool;
 use crate::with_pool;
+use jiff::civil::Date;
+use serde::Serialize;
 
 use crate::domain::model::{DocumentId, OfficialRole};
 use crate::domain::values::fold_vietnamese;
@@ -50,11 +50,7 @@ pub enum Sight {
 
 /// How much of document `id` the viewer may see; `None` also when the
 /// document does not exist.
-pub async fn sight(
-    pool: &Pool,
-    id: DocumentId,
-    viewer: &Viewer,
-) -> Result<Sight, sqlx::Error> {
+pub async fn sight(pool: &Pool, id: DocumentId, viewer: &Viewer) -> Result<Sight, sqlx::Error> {
     let row: Option<(String, bool)> = with_pool!(pool, p => sqlx::query_as(
         "SELECT d.secrecy, EXISTS (SELECT 1 FROM access a WHERE a.document_id = d.id AND \
            ((a.holder_kind = 'user' AND a.holder_id = $1) OR (a.holder_kind = 'unit' AND a.holder_id = $2))) \

@@ -247,7 +247,13 @@ impl Projector {
         let applied = self.applied + events.len() as u64;
         let checkpoints: Vec<Vec<Arg>> = NAMES
             .iter()
-            .map(|name| vec![(*name).into(), (position as i64).into(), (applied as i64).into()])
+            .map(|name| {
+                vec![
+                    (*name).into(),
+                    (position as i64).into(),
+                    (applied as i64).into(),
+                ]
+            })
             .collect();
         insert(
             &mut tx,
@@ -625,7 +631,14 @@ impl Rows {
                 tx.execute(&sql, &args).await?;
             }
         }
-        insert(tx, "documents", DOCUMENT_COLUMNS, Some("id"), &self.documents).await?;
+        insert(
+            tx,
+            "documents",
+            DOCUMENT_COLUMNS,
+            Some("id"),
+            &self.documents,
+        )
+        .await?;
         insert(tx, "location", LOCATION_COLUMNS, None, &self.location).await?;
         insert(tx, "inbox", INBOX_COLUMNS, None, &self.inbox).await?;
         insert(tx, "stats", STATS_COLUMNS, None, &self.stats).await?;

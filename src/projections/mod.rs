@@ -37,9 +37,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnection, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::watch;
 
@@ -249,7 +247,7 @@ fn schema(backend: Backend) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
-    #[error("projection database error")]
+    #[error("projection database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -298,12 +296,20 @@ async fn connect_writer(
             let mut conn = PgConnection::connect_with(&opts).await?;
             // Held for the connection's life: a second server on the same
             // database, or a rebuild while a server runs, is refused.
-            let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(PROJECTOR_LOCK)
-                .fetch_one(&mut conn)
-                .await?;
-            if !locked {
-                return Err(ProjectionError::Busy);
+            // A server that has just stopped releases the lock when its
+            // connection's backend ends: wait a little for that.
+            for attempt in 0.. {
+                let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(PROJECTOR_LOCK)
+                    .fetch_one(&mut conn)
+                    .await?;
+                if locked {
+                    break;
+                }
+                if attempt == 50 {
+                    return Err(ProjectionError::Busy);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Ok(Conn::Postgres(conn))
         }
@@ -323,7 +329,8 @@ async fn prepare(conn: &mut Conn, drop: bool) -> Result<(), ProjectionError> {
         // it from the log as it catches up.
         let mut tx = conn.begin().await?;
         for t in TABLES.iter().chain(&["checkpoints"]) {
-            tx.execute(&format!("DROP TABLE IF EXISTS {t}"), &[]).await?;
+            tx.execute(&format!("DROP TABLE IF EXISTS {t}"), &[])
+                .await?;
         }
         tx.execute("DELETE FROM projection_schema", &[]).await?;
         tx.execute(
@@ -343,6 +350,17 @@ async fn prepare(conn: &mut Conn, drop: bool) -> Result<(), ProjectionError> {
 pub struct Projections {
     pool: Pool,
     checkpoint: watch::Receiver<u64>,
+    /// Stops the projector (closing its connection, which on PostgreSQL
+    /// releases the projector lock) when the last clone is dropped.
+    _projector: std::sync::Arc<AbortOnDrop>,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Projections {
@@ -374,8 +392,12 @@ impl Projections {
                     .await?,
             ),
         };
-        tokio::spawn(projector.run(store, tx));
-        Ok(Projections { pool, checkpoint })
+        let task = tokio::spawn(projector.run(store, tx));
+        Ok(Projections {
+            pool,
+            checkpoint,
+            _projector: std::sync::Arc::new(AbortOnDrop(task)),
+        })
     }
 
     pub fn pool(&self) -> &Pool {

@@ -1,10 +1,10 @@
 //! Reads of the projections. "Overdue" and "due soon" are computed here, from
 //! the deadline and today's date, never stored.
 
-use jiff::civil::Date;
-use serde::Serialize;
 use crate::db::Pool;
 use crate::with_pool;
+use jiff::civil::Date;
+use serde::Serialize;
 
 use crate::domain::calendar::WorkingCalendar;
 use crate::domain::directory::SigningTitle;
@@ -97,12 +97,8 @@ pub async fn location(
 }
 
 /// The folded state of a document and its stream version, as projected.
-pub async fn document(
-    pool: &Pool,
-    id: DocumentId,
-) -> Result<Option<(Document, u64)>, sqlx::Error> {
-    let row: Option<(String, i64)> =
-        with_pool!(pool, p => sqlx::query_as("SELECT state, version FROM documents WHERE id = $1")
+pub async fn document(pool: &Pool, id: DocumentId) -> Result<Option<(Document, u64)>, sqlx::Error> {
+    let row: Option<(String, i64)> = with_pool!(pool, p => sqlx::query_as("SELECT state, version FROM documents WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(p)
             .await)?;
@@ -439,8 +435,7 @@ pub async fn officials(pool: &Pool) -> Result<Vec<Official>, sqlx::Error> {
 
 /// An official's password hash (PHC string), if one was set.
 pub async fn password_hash(pool: &Pool, user: &str) -> Result<Option<String>, sqlx::Error> {
-    let row: Option<Option<String>> =
-        with_pool!(pool, p => sqlx::query_scalar("SELECT password_hash FROM officials WHERE \"user\" = $1")
+    let row: Option<Option<String>> = with_pool!(pool, p => sqlx::query_scalar("SELECT password_hash FROM officials WHERE \"user\" = $1")
             .bind(user)
             .fetch_optional(p)
             .await)?;

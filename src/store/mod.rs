@@ -173,7 +173,9 @@ impl Store {
                 }
                 Ok(Store::Postgres(postgres::PgStore::connect(url).await?))
             }
-            None => Ok(Store::Sqlite(sqlite::SqliteStore::open_dir(data_dir).await?)),
+            None => Ok(Store::Sqlite(
+                sqlite::SqliteStore::open_dir(data_dir).await?,
+            )),
         }
     }
 

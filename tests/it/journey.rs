@@ -15,8 +15,16 @@ use congvan::store::EventStore;
 use jiff::Timestamp;
 
 pub async fn demo_app() -> (tempfile::TempDir, App) {
+    demo_app_on(None).await
+}
+
+/// The demo organisation in a fresh data directory, with the log and read
+/// models in `database_url` when given.
+pub async fn demo_app_on(database_url: Option<&str>) -> (tempfile::TempDir, App) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let app = App::open(Config::new(dir.path())).await.expect("open app");
+    let mut config = Config::new(dir.path());
+    config.database_url = database_url.map(str::to_string);
+    let app = App::open(config).await.expect("open app");
     congvan::demo::seed_organisation(&app).await.expect("seed");
     (dir, app)
 }

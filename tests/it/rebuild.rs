@@ -18,7 +18,7 @@ use congvan::store::EventStore;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::journey::{demo_app, incoming_metadata, receive, today, user};
+use crate::journey::{demo_app_on, incoming_metadata, receive, today, user};
 
 const DOCUMENTS: usize = 1000;
 const TASKS: usize = 8;
@@ -293,14 +293,28 @@ async fn journey(app: &App, n: usize, pdf: &PdfRef, rng: &mut StdRng) -> (u32, u
     (ok, refused)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rebuild_equals_live_after_a_randomized_run() {
+mod rebuild_equals_live_after_a_randomized_run {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::rebuild_equals_live_after_a_randomized_run(None).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let Some(db) = crate::store::Pg::create().await else {
+            return;
+        };
+        super::rebuild_equals_live_after_a_randomized_run(Some(&db.url)).await;
+    }
+}
+
+async fn rebuild_equals_live_after_a_randomized_run(database_url: Option<&str>) {
     let seed: u64 = std::env::var("CONGVAN_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| rand::rng().random());
     eprintln!("randomized run with CONGVAN_TEST_SEED={seed}");
-    let (dir, app) = demo_app().await;
+    let (dir, app) = demo_app_on(database_url).await;
     let app = Arc::new(app);
     let pdf = app
         .store_pdf(sample_pdf("random run", 1))
@@ -336,18 +350,26 @@ async fn rebuild_equals_live_after_a_randomized_run() {
         ok > DOCUMENTS as u32,
         "the run must exercise more than the first commands"
     );
-    let pool = app.projections.pool();
-    let live = projections::dump(pool).await.expect("dump live");
+    let live = projections::dump(app.projections.pool())
+        .await
+        .expect("dump live");
     assert!(
         live.contains(&format!("## documents ({DOCUMENTS} rows)")),
         "every document projected"
     );
-
-    let report = projections::rebuild(dir.path(), &app.store)
+    // Offline, as `congvan projections rebuild` is: the server is gone.
+    drop(app);
+    let store = congvan::store::Store::open(dir.path(), database_url)
+        .await
+        .expect("reopen the store");
+    let report = projections::rebuild(dir.path(), &store)
         .await
         .expect("rebuild");
     assert_eq!(report.events, head);
-    let rebuilt = projections::dump(pool).await.expect("dump rebuilt");
+    let pool = projections::open_pool(dir.path(), &store)
+        .await
+        .expect("open the read models");
+    let rebuilt = projections::dump(&pool).await.expect("dump rebuilt");
     if live != rebuilt {
         let diff: Vec<_> = live
             .lines()
@@ -357,9 +379,7 @@ async fn rebuild_equals_live_after_a_randomized_run() {
             .collect();
         panic!("rebuild differs from live (seed {seed}): {diff:?}");
     }
-    let check = projections::check(dir.path(), &app.store)
-        .await
-        .expect("check");
+    let check = projections::check(dir.path(), &store).await.expect("check");
     assert!(check.problems.is_empty(), "{:?}", check.problems);
     assert_eq!(check.head, head);
 }

@@ -51,14 +51,14 @@ const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
 /// A fresh PostgreSQL database, dropped (best effort) when this is dropped —
 /// also when the test fails.
-struct Pg {
+pub struct Pg {
     name: String,
-    url: String,
+    pub url: String,
 }
 
 impl Pg {
     /// None (after printing SKIPPED) when no server answers, unless CI=true.
-    async fn create() -> Option<Pg> {
+    pub async fn create() -> Option<Pg> {
         let admin = format!("{PG_SERVER}/postgres");
         let conn =
             tokio::time::timeout(Duration::from_secs(10), sqlx::PgConnection::connect(&admin))

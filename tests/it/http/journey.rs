@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::{TestApp, open_rows, spawn_on};
+use super::{TestApp, open_rows, spawn_db};
 use congvan::pdf::sample::sample_pdf;
 
 async fn document(app: &TestApp, token: &str, id: &str) -> Value {
@@ -43,10 +43,24 @@ async fn command(app: &TestApp, token: &str, id: &str, name: &str, body: Value) 
     v
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_incoming_document_walks_from_registration_to_completion() {
+mod an_incoming_document_walks_from_registration_to_completion {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::an_incoming_document_walks_from_registration_to_completion(None).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let Some(db) = crate::store::Pg::create().await else {
+            return;
+        };
+        super::an_incoming_document_walks_from_registration_to_completion(Some(&db.url)).await;
+    }
+}
+
+async fn an_incoming_document_walks_from_registration_to_completion(database_url: Option<&str>) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let app = spawn_on(dir.path()).await;
+    let app = spawn_db(dir.path(), database_url).await;
     let clerk = app.token("vanthu").await;
     let leader = app.token("lanhdao").await;
     let head = app.token("truongphong").await;
@@ -242,7 +256,7 @@ async fn an_incoming_document_walks_from_registration_to_completion() {
         .await
         .expect("events");
     app.stop().await;
-    let app = spawn_on(dir.path()).await;
+    let app = spawn_db(dir.path(), database_url).await;
     let clerk = app.token("vanthu").await;
     let auditor = app.token("thanhtra").await;
     let after_doc = document(&app, &clerk, &id).await;

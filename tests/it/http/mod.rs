@@ -31,8 +31,23 @@ pub async fn spawn_on(dir: &Path) -> TestApp {
     spawn_with(dir, |_| {}).await
 }
 
+/// As [`spawn_on`], with the log and read models in `database_url` when given.
+pub async fn spawn_db(dir: &Path, database_url: Option<&str>) -> TestApp {
+    spawn_with(dir, |s| {
+        s.database_url = database_url.map(|u| secrecy::SecretString::from(u.to_string()));
+    })
+    .await
+}
+
 /// As [`spawn_on`], with settings changed by `edit`.
 pub async fn spawn_with(dir: &Path, edit: impl FnOnce(&mut Settings)) -> TestApp {
+    // CONGVAN_LOG=<filter> shows the server's logs (e.g. a 500's cause).
+    if let Ok(filter) = std::env::var("CONGVAN_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
     let overrides = Overrides {
         data_dir: Some(dir.to_path_buf()),
         listen: Some("127.0.0.1:0".into()),
