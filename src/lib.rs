@@ -11,6 +11,7 @@ pub mod digest;
 pub mod domain;
 pub mod http;
 pub mod load;
+pub mod migrate;
 pub mod pdf;
 pub mod projections;
 pub mod schemas;

@@ -91,6 +91,21 @@ enum Commands {
         #[arg(long, env = "CONGVAN_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
     },
+    /// Copy an embedded log into an empty PostgreSQL database, event by
+    /// event as stored, and verify it there. Stop the server first.
+    Migrate {
+        /// The embedded data directory to migrate (opened read-only).
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL database: postgres://user[:password]@host[:port]/db
+        /// (or PGPASSWORD / ~/.pgpass for the password).
+        #[arg(long)]
+        to: String,
+        /// The PostgreSQL deployment's data directory, to copy the PDFs
+        /// into; without it, that deployment uses the source's directory.
+        #[arg(long)]
+        to_data_dir: Option<PathBuf>,
+    },
     /// Diagnostics for tests and benchmarks.
     #[command(hide = true)]
     Debug {
@@ -302,6 +317,38 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 r.data_dir.display(),
                 r.rebuild_seconds
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Migrate {
+            from,
+            to,
+            to_data_dir,
+        } => {
+            use congvan::migrate::PdfPlacement;
+            let r = congvan::migrate::migrate(&from, &to, to_data_dir.as_deref()).await?;
+            println!(
+                "migrated {} events from {} to {} and verified the hash chain there (last hash {})",
+                r.events,
+                from.display(),
+                congvan::migrate::redact_url(&to),
+                r.last_hash.as_deref().unwrap_or("none")
+            );
+            match r.pdfs {
+                PdfPlacement::Copied {
+                    data_dir,
+                    copied,
+                    new,
+                } => println!(
+                    "copied {copied} PDFs ({new} new) to {}: run the PostgreSQL deployment with --data-dir {}",
+                    data_dir.join(PDF_DIR).display(),
+                    data_dir.display()
+                ),
+                PdfPlacement::Source { data_dir, pdfs } => println!(
+                    "the {pdfs} PDFs stay in {}: run the PostgreSQL deployment with --data-dir {}",
+                    data_dir.join(PDF_DIR).display(),
+                    data_dir.display()
+                ),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Commands::Debug {
