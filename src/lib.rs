@@ -4,6 +4,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod blobs;
 pub mod db;
 pub mod demo;
@@ -11,6 +12,7 @@ pub mod digest;
 pub mod domain;
 pub mod http;
 pub mod load;
+pub mod migrate;
 pub mod pdf;
 pub mod projections;
 pub mod schemas;

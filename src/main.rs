@@ -93,6 +93,41 @@ enum Commands {
         #[command(subcommand)]
         command: ProjectionsCommand,
     },
+    /// Back up an embedded data directory into the new directory OUT: a
+    /// consistent snapshot of the log, the PDFs, token.key and a manifest.
+    /// Safe while a server runs on the data directory.
+    Backup {
+        /// The data directory to back up.
+        #[arg(long, env = "CONGVAN_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        /// The backup directory to create (it must not exist, or be empty).
+        out: PathBuf,
+    },
+    /// Restore a backup into a new data directory: verify the hash chain,
+    /// every PDF and the manifest, rebuild the projections, then move the
+    /// directory into place. Nothing is created when a check fails.
+    Restore {
+        /// The backup directory (made by `congvan backup`).
+        backup: PathBuf,
+        /// The data directory to create (it must not exist, or be empty).
+        #[arg(long, env = "CONGVAN_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Copy an embedded log into an empty PostgreSQL database, event by
+    /// event as stored, and verify it there. Stop the server first.
+    Migrate {
+        /// The embedded data directory to migrate (opened read-only).
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL database: postgres://user[:password]@host[:port]/db
+        /// (or PGPASSWORD / ~/.pgpass for the password).
+        #[arg(long)]
+        to: String,
+        /// The PostgreSQL deployment's data directory, to copy the PDFs
+        /// into; without it, that deployment uses the source's directory.
+        #[arg(long)]
+        to_data_dir: Option<PathBuf>,
+    },
     /// Diagnostics for tests and benchmarks.
     #[command(hide = true)]
     Debug {
@@ -273,6 +308,70 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 r.events, r.seconds
             );
             check(&d, &store).await
+        }
+        Commands::Backup { data_dir, out } => {
+            let r = congvan::backup::backup(&data_dir, &out).await?;
+            let m = &r.manifest;
+            println!(
+                "backed up {} events (last position {}) and {} PDFs{} from {} to {}",
+                m.events,
+                m.last_position,
+                m.pdfs,
+                if m.token_key { " and token.key" } else { "" },
+                data_dir.display(),
+                r.out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Restore { backup, data_dir } => {
+            let r = congvan::backup::restore(&backup, &data_dir).await?;
+            println!(
+                "restored {} events (hash chain verified up to position {}) and {} PDFs{} into {}; \
+                 projections rebuilt in {:.2} s",
+                r.events,
+                r.manifest.last_position,
+                r.pdfs,
+                if r.manifest.token_key {
+                    " and token.key"
+                } else {
+                    ""
+                },
+                r.data_dir.display(),
+                r.rebuild_seconds
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Migrate {
+            from,
+            to,
+            to_data_dir,
+        } => {
+            use congvan::migrate::PdfPlacement;
+            let r = congvan::migrate::migrate(&from, &to, to_data_dir.as_deref()).await?;
+            println!(
+                "migrated {} events from {} to {} and verified the hash chain there (last hash {})",
+                r.events,
+                from.display(),
+                congvan::migrate::redact_url(&to),
+                r.last_hash.as_deref().unwrap_or("none")
+            );
+            match r.pdfs {
+                PdfPlacement::Copied {
+                    data_dir,
+                    copied,
+                    new,
+                } => println!(
+                    "copied {copied} PDFs ({new} new) to {}: run the PostgreSQL deployment with --data-dir {}",
+                    data_dir.join(PDF_DIR).display(),
+                    data_dir.display()
+                ),
+                PdfPlacement::Source { data_dir, pdfs } => println!(
+                    "the {pdfs} PDFs stay in {}: run the PostgreSQL deployment with --data-dir {}",
+                    data_dir.join(PDF_DIR).display(),
+                    data_dir.display()
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Commands::Debug {
             command: DebugCommand::AppendLoop { dir, writers },

@@ -56,7 +56,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::batch::{self, PendingRow, Request, StoredId, WriterState};
-use super::{AppendResult, EventStore, RecordedEvent, StoreError, StreamAppend};
+use super::{
+    AppendResult, ChainBreak, ChainVerifier, EventStore, RecordedEvent, StoreError, StreamAppend,
+};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS events (
@@ -165,6 +167,150 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// The number of events the database holds.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    /// Copies positions `1..=count` of `source` into this database exactly
+    /// as they are stored — positions, stream versions, event ids, the bytes
+    /// of payload and metadata, `recorded_at`, `prev_hash` and `hash` — for
+    /// moving an embedded log to PostgreSQL (`congvan migrate`).
+    ///
+    /// Everything happens in ONE transaction that first takes the append
+    /// lock ([`LOCK_KEY`]), so no server can append in between: inside it the
+    /// database must still be empty ([`ImportError::NotEmpty`] names what it
+    /// holds), every event read from `source` must continue the hash chain
+    /// from position 1 (so only a verified chain is stored), and the new
+    /// head is `NOTIFY`ed on [`NOTIFY_CHANNEL`] with the commit. On any error
+    /// the transaction rolls back and the database is left as it was.
+    /// Returns the number of events imported.
+    pub async fn import<S: EventStore + ?Sized>(
+        &self,
+        source: &S,
+        count: u64,
+    ) -> Result<u64, ImportError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *tx)
+            .await?;
+        let held: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&mut *tx)
+            .await?;
+        if held > 0 {
+            return Err(ImportError::NotEmpty(held as u64));
+        }
+        let mut chain = ChainVerifier::default();
+        let mut next = 1u64;
+        while next <= count {
+            let want =
+                usize::try_from((count - next + 1).min(IMPORT_PAGE as u64)).unwrap_or(IMPORT_PAGE);
+            let page = source
+                .read_all(next, want)
+                .await
+                .map_err(ImportError::Source)?;
+            if page.is_empty() {
+                return Err(ImportError::Short {
+                    expected: count,
+                    found: next - 1,
+                });
+            }
+            for e in &page {
+                chain.check(e).map_err(ImportError::Chain)?;
+                storable(e)?;
+            }
+            insert_recorded(&mut tx, &page).await?;
+            next += page.len() as u64;
+        }
+        if count > 0 {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(NOTIFY_CHANNEL)
+                .bind(count.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(count)
+    }
+}
+
+/// Events read from the source per round trip of [`PgStore::import`].
+const IMPORT_PAGE: usize = 2000;
+
+/// Why [`PgStore::import`] stored nothing.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The target database already holds events.
+    #[error("the database already holds {0} events; import only into an empty database")]
+    NotEmpty(u64),
+    /// The source has fewer events than asked for.
+    #[error("the source log ends at position {found}, before position {expected}")]
+    Short { expected: u64, found: u64 },
+    /// The source's hash chain does not hold.
+    #[error("the source log does not verify: {0}")]
+    Chain(ChainBreak),
+    /// An event PostgreSQL cannot store as it is.
+    #[error("position {position}: {reason}")]
+    Unstorable { position: u64, reason: String },
+    /// Reading the source failed.
+    #[error("reading the source log failed")]
+    Source(#[source] StoreError),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+}
+
+/// What PostgreSQL cannot store of a recorded event (see [`check_storable`]).
+fn storable(e: &RecordedEvent) -> Result<(), ImportError> {
+    let nul = [&e.stream, &e.event_type, &e.payload, &e.metadata]
+        .iter()
+        .any(|t| t.contains('\0'));
+    let reason = if nul {
+        "its text contains a NUL character, which PostgreSQL cannot store"
+    } else if i32::try_from(e.schema_version).is_err() {
+        "its schema version is larger than PostgreSQL's INTEGER"
+    } else if i64::try_from(e.position).is_err() || i64::try_from(e.version).is_err() {
+        "its position or version is larger than PostgreSQL's BIGINT"
+    } else {
+        return Ok(());
+    };
+    Err(ImportError::Unstorable {
+        position: e.position,
+        reason: reason.to_string(),
+    })
+}
+
+/// Inserts recorded events as they are (checked by [`storable`]).
+async fn insert_recorded(
+    tx: &mut Transaction<'static, Postgres>,
+    rows: &[RecordedEvent],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "INSERT INTO events (position, stream, version, event_id, event_type, schema_version, \
+             payload, metadata, recorded_at, prev_hash, hash) ",
+        );
+        q.push_values(chunk, |mut b, e| {
+            b.push_bind(e.position as i64)
+                .push_bind(&e.stream)
+                .push_bind(e.version as i64)
+                .push_bind(e.event_id.hyphenated().to_string())
+                .push_bind(&e.event_type)
+                .push_bind(i32::try_from(e.schema_version).unwrap_or(i32::MAX))
+                .push_bind(&e.payload)
+                .push_bind(&e.metadata)
+                .push_bind(e.recorded_at)
+                .push_bind(&e.prev_hash)
+                .push_bind(&e.hash);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 async fn migrate(pool: &PgPool) -> Result<(), StoreError> {

@@ -365,11 +365,7 @@ impl EventStore for SqliteStore {
     }
 
     async fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM events WHERE stream = ?")
-            .bind(stream)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(v.map(|v| v as u64))
+        stream_version_in(&self.pool, stream).await
     }
 
     async fn read_stream(
@@ -378,15 +374,7 @@ impl EventStore for SqliteStore {
         from_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{SELECT_EVENT} WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?"
-        ))
-        .bind(stream)
-        .bind(from_version as i64)
-        .bind(limit.min(i64::MAX as usize) as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(decode_row).collect()
+        read_stream_in(&self.pool, stream, from_version, limit).await
     }
 
     async fn read_all(
@@ -394,14 +382,150 @@ impl EventStore for SqliteStore {
         from_position: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{SELECT_EVENT} WHERE position >= ? ORDER BY position LIMIT ?"
-        ))
-        .bind(from_position as i64)
-        .bind(limit.min(i64::MAX as usize) as i64)
-        .fetch_all(&self.pool)
+        read_all_in(&self.pool, from_position, limit).await
+    }
+
+    fn head(&self) -> watch::Receiver<u64> {
+        self.head.clone()
+    }
+}
+
+async fn stream_version_in(pool: &SqlitePool, stream: &str) -> Result<Option<u64>, StoreError> {
+    let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM events WHERE stream = ?")
+        .bind(stream)
+        .fetch_one(pool)
         .await?;
-        rows.iter().map(decode_row).collect()
+    Ok(v.map(|v| v as u64))
+}
+
+async fn read_stream_in(
+    pool: &SqlitePool,
+    stream: &str,
+    from_version: u64,
+    limit: usize,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "{SELECT_EVENT} WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?"
+    ))
+    .bind(stream)
+    .bind(from_version as i64)
+    .bind(limit.min(i64::MAX as usize) as i64)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(decode_row).collect()
+}
+
+async fn read_all_in(
+    pool: &SqlitePool,
+    from_position: u64,
+    limit: usize,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "{SELECT_EVENT} WHERE position >= ? ORDER BY position LIMIT ?"
+    ))
+    .bind(from_position as i64)
+    .bind(limit.min(i64::MAX as usize) as i64)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(decode_row).collect()
+}
+
+/// A read-only view of an embedded log file, for the tools that must not
+/// change it (backup, restore, migration): every connection is opened with
+/// `SQLITE_OPEN_READONLY`, nothing creates the file or its table, there is
+/// no writer task, and [`EventStore::append`] is refused.
+///
+/// It is safe beside a server that writes the same file (WAL readers do not
+/// block the writer). Its [`EventStore::head`] is the last position when it
+/// was opened and does not move; [`SqliteReader::last_position`] reads the
+/// current one.
+#[derive(Clone)]
+pub struct SqliteReader {
+    pool: SqlitePool,
+    head: watch::Receiver<u64>,
+    // Keeps the head's channel open: a subscriber that caught up waits
+    // instead of seeing a closed store.
+    _head_tx: Arc<watch::Sender<u64>>,
+}
+
+impl SqliteReader {
+    /// Opens an existing log file read-only; a missing file is an error
+    /// (`NotFound`), never created.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("there is no event log at {}", path.display()),
+            )));
+        }
+        // No journal mode or other pragma that writes: the file is used as it is.
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(opts)
+            .await?;
+        let head = last_position_in(&pool).await?;
+        let (head_tx, head) = watch::channel(head);
+        Ok(SqliteReader {
+            pool,
+            head,
+            _head_tx: Arc::new(head_tx),
+        })
+    }
+
+    /// The read pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The log's last position now (0 for an empty log).
+    pub async fn last_position(&self) -> Result<u64, StoreError> {
+        last_position_in(&self.pool).await
+    }
+
+    /// Closes every connection (the file is no longer open when this returns).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn last_position_in(pool: &SqlitePool) -> Result<u64, StoreError> {
+    let v: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM events")
+        .fetch_one(pool)
+        .await?;
+    Ok(v.unwrap_or(0) as u64)
+}
+
+#[async_trait]
+impl EventStore for SqliteReader {
+    async fn append(&self, _appends: Vec<StreamAppend>) -> Result<AppendResult, StoreError> {
+        Err(StoreError::InvalidAppend(
+            "the event log is opened read-only".into(),
+        ))
+    }
+
+    async fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
+        stream_version_in(&self.pool, stream).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        read_stream_in(&self.pool, stream, from_version, limit).await
+    }
+
+    async fn read_all(
+        &self,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        read_all_in(&self.pool, from_position, limit).await
     }
 
     fn head(&self) -> watch::Receiver<u64> {

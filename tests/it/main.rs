@@ -5,6 +5,7 @@ mod crash;
 mod helpers;
 mod http;
 mod journey;
+mod ops;
 mod projections;
 mod rebuild;
 mod schemas;

@@ -301,7 +301,7 @@ mod rebuild_equals_live_after_a_randomized_run {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
-        let Some(db) = crate::store::Pg::create().await else {
+        let Some(db) = crate::helpers::Pg::create().await else {
             return;
         };
         super::rebuild_equals_live_after_a_randomized_run(Some(&db.url)).await;

@@ -22,7 +22,7 @@ use congvan::store::{
 use sqlx::Connection;
 use tokio::sync::Barrier;
 
-use crate::helpers::{append, event};
+use crate::helpers::{Pg, append, event};
 
 /// A store under test, which can be opened (again) on the same data.
 trait Backend {
@@ -44,77 +44,6 @@ impl Backend for Sqlite {
         SqliteStore::open_dir(self.0.path())
             .await
             .expect("open store")
-    }
-}
-
-const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-
-/// A fresh PostgreSQL database, dropped (best effort) when this is dropped —
-/// also when the test fails.
-pub struct Pg {
-    name: String,
-    pub url: String,
-}
-
-impl Pg {
-    /// None (after printing SKIPPED) when no server answers, unless CI=true.
-    pub async fn create() -> Option<Pg> {
-        let admin = format!("{PG_SERVER}/postgres");
-        let conn =
-            tokio::time::timeout(Duration::from_secs(10), sqlx::PgConnection::connect(&admin))
-                .await;
-        let mut conn = match conn {
-            Ok(Ok(c)) => c,
-            other => {
-                let why = match other {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => "connecting timed out".to_string(),
-                };
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!(
-                        "PostgreSQL is required in CI but 127.0.0.1:5432 does not answer: {why}"
-                    );
-                }
-                eprintln!("SKIPPED: no PostgreSQL at 127.0.0.1:5432 ({why})");
-                return None;
-            }
-        };
-        let name = format!("congvan_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create the test database");
-        let _ = conn.close().await;
-        Some(Pg {
-            url: format!("{PG_SERVER}/{name}"),
-            name,
-        })
-    }
-}
-
-impl Drop for Pg {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // A runtime of its own: this runs inside (or after) the test's runtime.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                if let Ok(mut conn) =
-                    sqlx::PgConnection::connect(&format!("{PG_SERVER}/postgres")).await
-                {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut conn)
-                        .await;
-                    let _ = conn.close().await;
-                }
-            });
-        })
-        .join();
     }
 }
 

@@ -51,7 +51,7 @@ mod an_incoming_document_walks_from_registration_to_completion {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
-        let Some(db) = crate::store::Pg::create().await else {
+        let Some(db) = crate::helpers::Pg::create().await else {
             return;
         };
         super::an_incoming_document_walks_from_registration_to_completion(Some(&db.url)).await;
