@@ -119,6 +119,15 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
 }
 
+/// A migration that cannot run: a database error, or a database whose
+/// recorded migrations do not match ours (changed, or from a newer version).
+fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
+    match e {
+        sqlx::migrate::MigrateError::Execute(e) => StoreError::Database(e),
+        other => StoreError::Corrupt(format!("the database's migrations: {other}")),
+    }
+}
+
 /// The event store. Implementations: [`sqlite::SqliteStore`] and
 /// [`postgres::PgStore`].
 #[async_trait]

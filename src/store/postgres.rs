@@ -60,22 +60,10 @@ use super::{
     AppendResult, ChainBreak, ChainVerifier, EventStore, RecordedEvent, StoreError, StreamAppend,
 };
 
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS events (
-    position       BIGINT  PRIMARY KEY,
-    stream         TEXT    NOT NULL,
-    version        BIGINT  NOT NULL,
-    event_id       TEXT    NOT NULL UNIQUE,
-    event_type     TEXT    NOT NULL,
-    schema_version INTEGER NOT NULL,
-    payload        TEXT    NOT NULL,
-    metadata       TEXT    NOT NULL,
-    recorded_at    BIGINT  NOT NULL,
-    prev_hash      TEXT    NOT NULL,
-    hash           TEXT    NOT NULL,
-    UNIQUE (stream, version)
-)
-"#;
+/// The log's tables, versioned: applied in order on connect (under sqlx's
+/// own advisory lock, so servers starting together do not race) and
+/// recorded in `_sqlx_migrations`.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/postgres");
 
 /// The advisory lock every appending transaction (and the migration) takes:
 /// "congvan" in ASCII.
@@ -314,16 +302,7 @@ async fn insert_recorded(
 }
 
 async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
-    // Under the append lock, so that servers starting together do not race
-    // on CREATE TABLE.
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(LOCK_KEY)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(())
+    MIGRATOR.run(pool).await.map_err(super::migrate_error)
 }
 
 async fn max_position(pool: &PgPool) -> Result<u64, StoreError> {

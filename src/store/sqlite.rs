@@ -30,23 +30,9 @@ use super::{AppendResult, EventStore, RecordedEvent, StoreError, StreamAppend};
 /// The file name of the embedded store inside the data directory.
 pub const DB_FILE: &str = "congvan.db";
 
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS events (
-    position       INTEGER PRIMARY KEY,
-    stream         TEXT    NOT NULL,
-    version        INTEGER NOT NULL,
-    event_id       TEXT    NOT NULL,
-    event_type     TEXT    NOT NULL,
-    schema_version INTEGER NOT NULL,
-    payload        TEXT    NOT NULL,
-    metadata       TEXT    NOT NULL,
-    recorded_at    INTEGER NOT NULL,
-    prev_hash      TEXT    NOT NULL,
-    hash           TEXT    NOT NULL
-) STRICT;
-CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id);
-CREATE UNIQUE INDEX IF NOT EXISTS events_stream_version ON events (stream, version);
-"#;
+/// The log's tables, versioned: applied in order on open and recorded in
+/// `_sqlx_migrations` (with checksums: an applied migration never changes).
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
 
 /// Largest number of requests one group commit takes.
 const MAX_BATCH_REQUESTS: usize = 512;
@@ -109,7 +95,10 @@ impl SqliteStore {
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let opts = connect_options(path);
         let mut writer = SqliteConnection::connect_with(&opts).await?;
-        sqlx::raw_sql(SCHEMA).execute(&mut writer).await?;
+        MIGRATOR
+            .run(&mut writer)
+            .await
+            .map_err(super::migrate_error)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts.clone().read_only(true))

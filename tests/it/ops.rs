@@ -595,3 +595,29 @@ async fn migrate_names_where_the_pdfs_are_and_refuses_a_broken_source() {
     assert_eq!(report.finding, None);
     assert!(report.events > 0);
 }
+
+/// Opening a store applies the log's migrations and records them; opening it
+/// again applies nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_applied_on_open_and_recorded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pg = Pg::create().await;
+    let mut urls = vec![None];
+    if let Some(db) = &pg {
+        urls.push(Some(db.url.clone()));
+    }
+    for url in urls {
+        for _ in 0..2 {
+            let store = congvan::store::Store::open(dir.path(), url.as_deref())
+                .await
+                .expect("open");
+            let versions: Vec<i64> = congvan::with_pool!(&store.pool(), p => {
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+                    .fetch_all(p)
+                    .await
+                    .expect("the migrations table")
+            });
+            assert_eq!(versions, vec![1], "{url:?}");
+        }
+    }
+}
