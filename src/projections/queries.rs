@@ -481,20 +481,7 @@ pub async fn agency(pool: &Pool) -> Result<Option<Agency>, sqlx::Error> {
 /// (used to prove rebuild = live, and SQLite = PostgreSQL after a migration).
 pub async fn dump(pool: &Pool) -> Result<String, sqlx::Error> {
     let mut out = String::new();
-    for table in [
-        "documents",
-        "location",
-        "inbox",
-        "incoming_register",
-        "outgoing_register",
-        "trail",
-        "stats",
-        "agency",
-        "units",
-        "officials",
-        "access",
-        "checkpoints",
-    ] {
+    for table in super::TABLES.iter().chain(&["checkpoints"]) {
         let columns = pool.columns(table).await?;
         let select: Vec<String> = columns
             .iter()

@@ -318,17 +318,4 @@ async fn acknowledged_commands_survive_killing_the_server(database_url: Option<&
     );
 }
 
-mod acknowledged_commands_survive_killing_the_server {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::acknowledged_commands_survive_killing_the_server(None).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        let Some(db) = crate::helpers::Pg::create().await else {
-            return;
-        };
-        super::acknowledged_commands_survive_killing_the_server(Some(&db.url)).await;
-    }
-}
+crate::on_sqlite_and_postgres!(acknowledged_commands_survive_killing_the_server);

@@ -116,3 +116,26 @@ impl Drop for Pg {
         .join();
     }
 }
+
+/// For each `case(database_url: Option<&str>)`: the tests `case::sqlite`
+/// (the embedded store) and `case::postgres` (a fresh database; skipped with
+/// a printed reason where no server answers, except under CI=true).
+#[macro_export]
+macro_rules! on_sqlite_and_postgres {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$case(None).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = $crate::helpers::Pg::create().await else {
+                    return;
+                };
+                super::$case(Some(&db.url)).await;
+            }
+        }
+    )*};
+}

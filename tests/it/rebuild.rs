@@ -293,20 +293,7 @@ async fn journey(app: &App, n: usize, pdf: &PdfRef, rng: &mut StdRng) -> (u32, u
     (ok, refused)
 }
 
-mod rebuild_equals_live_after_a_randomized_run {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::rebuild_equals_live_after_a_randomized_run(None).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        let Some(db) = crate::helpers::Pg::create().await else {
-            return;
-        };
-        super::rebuild_equals_live_after_a_randomized_run(Some(&db.url)).await;
-    }
-}
+crate::on_sqlite_and_postgres!(rebuild_equals_live_after_a_randomized_run);
 
 async fn rebuild_equals_live_after_a_randomized_run(database_url: Option<&str>) {
     let seed: u64 = std::env::var("CONGVAN_TEST_SEED")

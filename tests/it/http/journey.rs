@@ -43,20 +43,7 @@ async fn command(app: &TestApp, token: &str, id: &str, name: &str, body: Value) 
     v
 }
 
-mod an_incoming_document_walks_from_registration_to_completion {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::an_incoming_document_walks_from_registration_to_completion(None).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        let Some(db) = crate::helpers::Pg::create().await else {
-            return;
-        };
-        super::an_incoming_document_walks_from_registration_to_completion(Some(&db.url)).await;
-    }
-}
+crate::on_sqlite_and_postgres!(an_incoming_document_walks_from_registration_to_completion);
 
 async fn an_incoming_document_walks_from_registration_to_completion(database_url: Option<&str>) {
     let dir = tempfile::tempdir().expect("temp dir");
