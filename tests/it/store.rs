@@ -9,18 +9,20 @@
 //! server answers they print "SKIPPED: …" — except with CI=true, where they
 //! fail.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use congvan::store::postgres::PgStore;
 use congvan::store::sqlite::SqliteStore;
 use congvan::store::{
-    ChainVerifier, EventStore, ExpectedVersion, RecordedEvent, StoreError, StreamAppend,
-    Subscription,
+    AppendResult, ChainVerifier, EventStore, ExpectedVersion, RecordedEvent, StoreError,
+    StreamAppend, Subscription,
 };
 use sqlx::Connection;
-use tokio::sync::Barrier;
+use tokio::sync::{Barrier, oneshot};
+use uuid::Uuid;
 
 use crate::helpers::{Pg, append, event};
 
@@ -82,6 +84,7 @@ on_both_stores!(
     sixteen_writers_on_one_stream_exactly_one_wins_each_version,
     sixteen_writers_on_sixteen_streams_all_succeed_gap_free,
     a_subscriber_sees_every_position_once_and_in_order,
+    thirty_two_writers_with_a_live_subscriber_see_every_position_once_in_order,
 );
 
 async fn open() -> (tempfile::TempDir, SqliteStore) {
@@ -438,6 +441,344 @@ async fn a_subscriber_sees_every_position_once_and_in_order<B: Backend>(b: &B) {
         .expect("subscriber task");
     let expected: Vec<u64> = (1..=total).collect();
     assert_eq!(seen, expected);
+}
+
+/// What one writer task got back from the store.
+#[derive(Default)]
+struct Acks {
+    /// (position, event id, stream, version) of every acknowledged event, as
+    /// its append's result assigned them.
+    acked: Vec<(u64, Uuid, String, u64)>,
+    /// Appends refused with `WrongExpectedVersion`, and their event ids.
+    refused_appends: u64,
+    refused: Vec<Uuid>,
+}
+
+impl Acks {
+    /// An acknowledged append: its events have consecutive positions from
+    /// `first_position`, in the order of its streams and their events.
+    fn ack(&mut self, appends: &[StreamAppend], r: &AppendResult) {
+        assert!(!r.replayed, "fresh event ids are never a replay");
+        assert_eq!(r.streams.len(), appends.len(), "one result per stream");
+        let mut position = r.first_position;
+        for (a, w) in appends.iter().zip(&r.streams) {
+            assert_eq!(w.stream, a.stream);
+            assert_eq!(
+                w.last_version + 1 - w.first_version,
+                a.events.len() as u64,
+                "stream {}: one version per event",
+                a.stream
+            );
+            for (i, e) in a.events.iter().enumerate() {
+                self.acked.push((
+                    position,
+                    e.event_id,
+                    a.stream.clone(),
+                    w.first_version + i as u64,
+                ));
+                position += 1;
+            }
+        }
+        assert_eq!(position - 1, r.last_position, "one position per event");
+    }
+
+    fn refuse(&mut self, appends: &[StreamAppend]) {
+        self.refused_appends += 1;
+        for a in appends {
+            self.refused.extend(a.events.iter().map(|e| e.event_id));
+        }
+    }
+
+    fn extend(&mut self, other: Acks) {
+        self.acked.extend(other.acked);
+        self.refused_appends += other.refused_appends;
+        self.refused.extend(other.refused);
+    }
+}
+
+fn expect_version(v: u64) -> ExpectedVersion {
+    if v == 0 {
+        ExpectedVersion::NoStream
+    } else {
+        ExpectedVersion::Exact(v)
+    }
+}
+
+/// 32 writers at once while a subscriber, started before them, follows the
+/// log live: 20 on their own streams with exact expected versions, 8 racing
+/// in rounds on 2 shared streams (each round one wins, three are refused),
+/// and 4 appending atomically to three streams, every fifth time with a
+/// stale expected version (refused whole). The subscriber must see positions
+/// 1..=head once each, in order, exactly the acknowledged events at the
+/// positions their appends were given, nothing refused, and a hash chain
+/// that holds.
+async fn thirty_two_writers_with_a_live_subscriber_see_every_position_once_in_order<B: Backend>(
+    b: &B,
+) {
+    const OWN: u64 = 20;
+    const OWN_APPENDS: u64 = 60;
+    const SHARED_STREAMS: u64 = 2;
+    const RACERS: u64 = 4; // per shared stream
+    const ROUNDS: u64 = 25;
+    const MULTI: u64 = 4;
+    const MULTI_APPENDS: u64 = 40;
+    const _: () = assert!(OWN + SHARED_STREAMS * RACERS + MULTI == 32);
+
+    let store = b.open().await;
+
+    // The subscriber starts (and says so) before any writer appends; it
+    // stops at the sentinel, appended once every writer has finished.
+    let sentinel = event(u64::MAX);
+    let sentinel_id = sentinel.event_id;
+    let writers_done = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let subscriber = {
+        let store = store.clone();
+        let writers_done = writers_done.clone();
+        tokio::spawn(async move {
+            let mut sub = Subscription::new(&store, 1);
+            ready_tx
+                .send(())
+                .expect("the test waits for the subscriber");
+            let mut seen = Vec::new();
+            let mut seen_while_writing = 0u64;
+            loop {
+                let e = sub.next().await.expect("next event");
+                if !writers_done.load(Ordering::SeqCst) {
+                    seen_while_writing += 1;
+                }
+                let last = e.event_id == sentinel_id;
+                seen.push(e);
+                if last {
+                    return (seen, seen_while_writing);
+                }
+            }
+        })
+    };
+    ready_rx.await.expect("the subscriber started");
+
+    let start = Arc::new(Barrier::new(32));
+    let mut writers = Vec::new();
+
+    for w in 0..OWN {
+        let (store, start) = (store.clone(), start.clone());
+        writers.push(tokio::spawn(async move {
+            start.wait().await;
+            let mut acks = Acks::default();
+            let stream = format!("own-{w}");
+            let mut version = 0;
+            for i in 0..OWN_APPENDS {
+                let events = (0..1 + (i + w) % 3).map(|k| event(i * 10 + k)).collect();
+                let appends = append(&stream, expect_version(version), events);
+                let r = store
+                    .append(appends.clone())
+                    .await
+                    .expect("an own stream with its exact version never conflicts");
+                assert_eq!(r.streams[0].first_version, version + 1);
+                acks.ack(&appends, &r);
+                version = r.streams[0].last_version;
+            }
+            acks
+        }));
+    }
+
+    for s in 0..SHARED_STREAMS {
+        // Each round: all racers append expecting the version the round
+        // starts at; the first the store takes wins, the others are refused.
+        let round_barrier = Arc::new(Barrier::new(RACERS as usize));
+        for k in 0..RACERS {
+            let (store, start, round_barrier) =
+                (store.clone(), start.clone(), round_barrier.clone());
+            writers.push(tokio::spawn(async move {
+                start.wait().await;
+                let mut acks = Acks::default();
+                let stream = format!("shared-{s}");
+                let mut version = 0;
+                for round in 0..ROUNDS {
+                    let n = 1 + round % 2;
+                    let events = (0..n).map(|i| event(1000 * k + 10 * round + i)).collect();
+                    let appends = append(&stream, expect_version(version), events);
+                    round_barrier.wait().await;
+                    match store.append(appends.clone()).await {
+                        Ok(r) => acks.ack(&appends, &r),
+                        Err(StoreError::WrongExpectedVersion {
+                            stream: refused_stream,
+                            actual,
+                            ..
+                        }) => {
+                            assert_eq!(refused_stream, stream);
+                            assert_eq!(actual, Some(version + n), "refused after the winner");
+                            acks.refuse(&appends);
+                        }
+                        Err(e) => panic!("unexpected error {e}"),
+                    }
+                    // Everyone waits for the round's winner.
+                    round_barrier.wait().await;
+                    version += n;
+                }
+                acks
+            }));
+        }
+    }
+
+    for m in 0..MULTI {
+        let (store, start) = (store.clone(), start.clone());
+        writers.push(tokio::spawn(async move {
+            start.wait().await;
+            let mut acks = Acks::default();
+            let (a, b) = (format!("multi-{m}-a"), format!("multi-{m}-b"));
+            let (mut va, mut vb) = (0, 0);
+            for i in 0..MULTI_APPENDS {
+                let stale = i % 5 == 4;
+                let appends = vec![
+                    StreamAppend {
+                        stream: a.clone(),
+                        expected: expect_version(va),
+                        events: vec![event(i)],
+                    },
+                    StreamAppend {
+                        stream: b.clone(),
+                        expected: if stale {
+                            ExpectedVersion::Exact(vb + 7)
+                        } else {
+                            expect_version(vb)
+                        },
+                        events: vec![event(i), event(i + 1)],
+                    },
+                    StreamAppend {
+                        stream: "multi-log".into(),
+                        expected: ExpectedVersion::Any,
+                        events: vec![event(i)],
+                    },
+                ];
+                match store.append(appends.clone()).await {
+                    Ok(r) => {
+                        assert!(!stale, "append {i}: a stale version was accepted");
+                        acks.ack(&appends, &r);
+                        va += 1;
+                        vb += 2;
+                    }
+                    Err(StoreError::WrongExpectedVersion { stream, actual, .. }) if stale => {
+                        assert_eq!(stream, b, "the stale stream is named");
+                        assert_eq!(actual, Some(vb));
+                        acks.refuse(&appends);
+                    }
+                    Err(e) => panic!("append {i} (stale: {stale}): unexpected error {e}"),
+                }
+            }
+            acks
+        }));
+    }
+
+    // A failed writer leaves the others waiting at a barrier: time out
+    // rather than hang.
+    let mut acks = Acks::default();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        for w in writers {
+            acks.extend(w.await.expect("writer"));
+        }
+    })
+    .await
+    .expect("the writers finish");
+    writers_done.store(true, Ordering::SeqCst);
+    let appends = append("end", ExpectedVersion::NoStream, vec![sentinel]);
+    let r = store.append(appends.clone()).await.expect("sentinel");
+    acks.ack(&appends, &r);
+
+    let (seen, seen_while_writing) = tokio::time::timeout(Duration::from_secs(30), subscriber)
+        .await
+        .expect("the subscriber reaches the sentinel")
+        .expect("subscriber task");
+
+    // The subscriber followed the writers live, not only afterwards.
+    assert!(
+        seen_while_writing > 0,
+        "the subscriber saw nothing while the writers were appending"
+    );
+
+    // Positions 1..=head, once each, in order; nothing after the head.
+    let head = *store.head().borrow();
+    assert_eq!(head, r.last_position, "the sentinel is the last event");
+    let positions: Vec<u64> = seen.iter().map(|e| e.position).collect();
+    let expected: Vec<u64> = (1..=head).collect();
+    assert_eq!(
+        positions, expected,
+        "positions 1..=head, once each, in order"
+    );
+    assert!(
+        store.read_all(head + 1, 10).await.expect("read").is_empty(),
+        "nothing after the head"
+    );
+    assert_eq!(seen, all_events(&store).await, "the subscriber saw the log");
+
+    // Exactly the acknowledged events, each where its append's result put it.
+    let acked_ids: HashSet<Uuid> = acks.acked.iter().map(|a| a.1).collect();
+    let seen_ids: HashSet<Uuid> = seen.iter().map(|e| e.event_id).collect();
+    assert_eq!(
+        acked_ids.len(),
+        acks.acked.len(),
+        "an id acknowledged twice"
+    );
+    assert_eq!(seen_ids.len(), seen.len(), "an event seen twice");
+    assert_eq!(
+        seen_ids.difference(&acked_ids).count(),
+        0,
+        "seen but never acknowledged"
+    );
+    assert_eq!(
+        acked_ids.difference(&seen_ids).count(),
+        0,
+        "acknowledged but not seen"
+    );
+    acks.acked.sort_unstable_by_key(|a| a.0);
+    for (e, (position, id, stream, version)) in seen.iter().zip(&acks.acked) {
+        assert_eq!(
+            (e.position, e.event_id, &e.stream, e.version),
+            (*position, *id, stream, *version),
+            "the event at position {} is not the one acknowledged there",
+            e.position
+        );
+    }
+
+    // The refusals the workload makes: every round of a shared stream has
+    // one winner and RACERS - 1 refused; every fifth multi-stream append is
+    // stale. Nothing refused was stored, not even the other streams of a
+    // refused multi-stream append.
+    assert_eq!(
+        acks.refused_appends,
+        SHARED_STREAMS * ROUNDS * (RACERS - 1) + MULTI * (MULTI_APPENDS / 5),
+        "refused appends"
+    );
+    for id in &acks.refused {
+        assert!(!seen_ids.contains(id), "refused event {id} was stored");
+    }
+
+    // Each stream's versions are 1, 2, 3, … in the order of positions, and
+    // each shared stream got every round's winner once.
+    let mut versions: HashMap<&str, u64> = HashMap::new();
+    for e in &seen {
+        let v = versions.entry(&e.stream).or_default();
+        *v += 1;
+        assert_eq!(
+            e.version, *v,
+            "stream {}: versions follow positions",
+            e.stream
+        );
+    }
+    for s in 0..SHARED_STREAMS {
+        let rounds_events: u64 = (0..ROUNDS).map(|r| 1 + r % 2).sum();
+        assert_eq!(
+            versions.get(format!("shared-{s}").as_str()),
+            Some(&rounds_events)
+        );
+    }
+
+    // The hash chain holds over what the subscriber saw.
+    let mut chain = ChainVerifier::default();
+    for e in &seen {
+        chain.check(e).expect("hash chain holds");
+    }
+    assert_eq!(chain.checked(), head);
 }
 
 #[tokio::test]
