@@ -128,6 +128,16 @@ enum Commands {
         #[arg(long)]
         to_data_dir: Option<PathBuf>,
     },
+    /// Generate the development PKI (root and intermediate CA, the demo
+    /// signers, a time-stamping certificate, CRLs) — for development only.
+    KeysDev {
+        /// The directory to write (must be new or empty).
+        #[arg(long, default_value = "keys-dev")]
+        out: PathBuf,
+        /// Where the certificates' CRL distribution points say the CRLs are.
+        #[arg(long, default_value = congvan::pades::devpki::DEFAULT_CRL_BASE)]
+        crl_base: String,
+    },
     /// Diagnostics for tests and benchmarks.
     #[command(hide = true)]
     Debug {
@@ -376,6 +386,18 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Commands::Debug {
             command: DebugCommand::AppendLoop { dir, writers },
         } => append_loop(&dir, writers).await,
+        Commands::KeysDev { out, crl_base } => {
+            let pki = tokio::task::spawn_blocking(move || {
+                congvan::pades::devpki::generate(&out, &crl_base)
+            })
+            .await??;
+            println!(
+                "wrote the development PKI to {} ({} files) — for development only",
+                pki.dir.display(),
+                pki.files.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Commands::Debug {
             command:
                 DebugCommand::Load {

@@ -81,6 +81,12 @@ const CHUNK: usize = 64 * 1024;
 /// This is CPU-bound and may take a second or two on a large file: call it
 /// from a blocking context (e.g. `tokio::task::spawn_blocking`).
 pub fn inspect(bytes: &[u8], limits: &PdfLimits) -> Result<PdfInfo, PdfError> {
+    open(bytes, limits).map(|(info, _)| info)
+}
+
+/// [`inspect`], keeping lopdf's reading of the file for the caller (the
+/// signer). Offsets in the document are relative to the `%PDF-` header.
+pub fn open(bytes: &[u8], limits: &PdfLimits) -> Result<(PdfInfo, Document), PdfError> {
     if bytes.len() > limits.max_bytes {
         return Err(PdfError::TooLarge {
             size: bytes.len(),
@@ -109,7 +115,7 @@ pub fn inspect(bytes: &[u8], limits: &PdfLimits) -> Result<PdfInfo, PdfError> {
 }
 
 /// Steps 2 to 6 of the module documentation, on the bytes from `%PDF-` on.
-fn inspect_pdf(buf: &[u8], limits: &PdfLimits) -> Result<PdfInfo, PdfError> {
+fn inspect_pdf(buf: &[u8], limits: &PdfLimits) -> Result<(PdfInfo, Document), PdfError> {
     let mut budget = Budget::new(limits.max_decompressed, buf.len());
     let marks = prescan(buf);
     let xref = read_cross_references(buf, &marks, &mut budget)?;
@@ -1978,8 +1984,9 @@ fn parse_trailer(buf: &[u8], pos: usize) -> Result<Option<Dictionary>, PdfError>
 // ---------------------------------------------------------------------------
 // Step 6: lopdf
 
-fn load(buf: &[u8]) -> Result<PdfInfo, PdfError> {
+fn load(buf: &[u8]) -> Result<(PdfInfo, Document), PdfError> {
     struct Loaded {
+        document: Document,
         version: String,
         encrypted: bool,
         decrypted: bool,
@@ -1997,6 +2004,7 @@ fn load(buf: &[u8]) -> Result<PdfInfo, PdfError> {
                 Object::Stream(stream) => stream.dict.has(b"ByteRange"),
                 _ => false,
             }),
+            document,
         })
     })?
     .map_err(PdfError::damaged)?;
@@ -2009,12 +2017,13 @@ fn load(buf: &[u8]) -> Result<PdfInfo, PdfError> {
             },
         });
     }
-    Ok(PdfInfo {
+    let info = PdfInfo {
         pages: u32::try_from(loaded.pages).unwrap_or(u32::MAX),
         version: loaded.version,
         encrypted: loaded.encrypted,
         has_signatures: loaded.signature_dict || find_subslice(buf, b"/ByteRange").is_some(),
-    })
+    };
+    Ok((info, loaded.document))
 }
 
 #[cfg(test)]

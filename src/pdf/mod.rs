@@ -23,7 +23,7 @@
 mod intake;
 pub mod sample;
 
-pub use intake::inspect;
+pub use intake::{inspect, open};
 
 /// Default for [`PdfLimits::max_bytes`]: 100 MiB.
 pub const DEFAULT_MAX_BYTES: usize = 100 * 1024 * 1024;

@@ -5,6 +5,7 @@ mod crash;
 mod helpers;
 mod http;
 mod journey;
+mod keys_dev;
 mod ops;
 mod projections;
 mod rebuild;

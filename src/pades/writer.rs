@@ -1,0 +1,712 @@
+//! The signing revision: one incremental update that adds a signature field,
+//! its widget and the signature dictionary, written by hand so that the
+//! ByteRange and /Contents offsets are exact (lopdf's writer exposes no
+//! offsets and would rewrite the whole file).
+//!
+//! The revision keeps the predecessor's cross-reference form: after a
+//! classic `xref` table it writes a table, after a cross-reference stream a
+//! stream (PDF Association pdf-issues #523: never downgrade). Objects it
+//! changes (the catalog or the AcroForm, the page, a /Fields or /Annots
+//! array that was an object of its own) are re-emitted whole as plain
+//! indirect objects; nothing goes into an object stream. `/ByteRange` is
+//! reserved with fixed-width numbers sized from the file, and `/Contents`
+//! with the size the caller computed; both are patched in place.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use lopdf::{Dictionary, Document, Object, ObjectId, StringFormat};
+
+use crate::pdf::{PdfError, PdfLimits};
+
+/// Why a file cannot be signed. Messages are one line, for the CLI and API.
+#[derive(Debug, thiserror::Error)]
+pub enum SignPdfError {
+    #[error("{0}")]
+    Pdf(#[from] PdfError),
+    #[error("the PDF cannot be signed: {0}")]
+    Unsupported(String),
+    #[error("the field {0:?} is already signed")]
+    FieldSigned(String),
+    #[error(
+        "the signature ({needed} bytes) does not fit the space reserved for it ({reserved} bytes)"
+    )]
+    TooLarge { needed: usize, reserved: usize },
+    #[error("the signed file does not check out: {0}")]
+    Check(String),
+}
+
+/// How the cross-reference section of a revision is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XrefForm {
+    Table,
+    Stream,
+}
+
+/// What the revision adds.
+#[derive(Clone, Debug)]
+pub struct SignatureSpec {
+    /// The signature field's name (/T); a new unique name when None.
+    pub field: Option<String>,
+    /// The claimed signing time, as a PDF date (`D:20261122143005+07'00'`).
+    pub pdf_date: String,
+    pub reason: Option<String>,
+    pub location: Option<String>,
+    /// Bytes reserved for the DER of the CMS (written as twice as many hex digits).
+    pub contents_size: usize,
+}
+
+/// A file with its signing revision written and /Contents still zero.
+#[derive(Debug)]
+pub struct Prepared {
+    bytes: Vec<u8>,
+    byte_range: [usize; 4],
+    /// The field's name.
+    pub field: String,
+    /// The predecessor's cross-reference form, kept by this revision.
+    pub xref_form: XrefForm,
+}
+
+/// Reads the last `startxref` and what it points at.
+pub fn last_xref(bytes: &[u8]) -> Result<(usize, XrefForm), SignPdfError> {
+    let tail_start = bytes.len().saturating_sub(2048);
+    let tail = &bytes[tail_start..];
+    let at = rfind(tail, b"startxref")
+        .ok_or_else(|| SignPdfError::Unsupported("it has no startxref at its end".into()))?;
+    let rest = &tail[at + b"startxref".len()..];
+    let digits: String = rest
+        .iter()
+        .skip_while(|c| c.is_ascii_whitespace())
+        .take_while(|c| c.is_ascii_digit())
+        .map(|&c| c as char)
+        .collect();
+    let offset: usize = digits
+        .parse()
+        .map_err(|_| SignPdfError::Unsupported("its startxref has no offset".into()))?;
+    let at_offset = bytes
+        .get(offset..)
+        .ok_or_else(|| SignPdfError::Unsupported("its startxref points past its end".into()))?;
+    let start = at_offset
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(0);
+    let form = if at_offset[start..].starts_with(b"xref") {
+        XrefForm::Table
+    } else if at_offset[start..]
+        .first()
+        .is_some_and(|c| c.is_ascii_digit())
+    {
+        XrefForm::Stream
+    } else {
+        return Err(SignPdfError::Unsupported(
+            "its startxref points at neither an xref table nor an xref stream".into(),
+        ));
+    };
+    Ok((offset, form))
+}
+
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// Writes `object` in PDF syntax (dictionaries, arrays, names, strings,
+/// numbers, references; streams are never re-emitted by the signer).
+pub fn write_object(out: &mut Vec<u8>, object: &Object) -> Result<(), SignPdfError> {
+    match object {
+        Object::Null => out.extend_from_slice(b"null"),
+        Object::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Object::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Object::Real(r) => {
+            // Shortest text that reads back as the same value; never exponents.
+            let mut s = format!("{r}");
+            if s.contains('e') || s.contains('E') {
+                s = format!("{r:.6}");
+            }
+            out.extend_from_slice(s.as_bytes());
+        }
+        Object::Name(n) => write_name(out, n),
+        Object::String(s, StringFormat::Hexadecimal) => {
+            out.push(b'<');
+            for b in s {
+                let _ = write!(HexOut(out), "{b:02X}");
+            }
+            out.push(b'>');
+        }
+        Object::String(s, StringFormat::Literal) => write_literal(out, s),
+        Object::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                write_object(out, item)?;
+            }
+            out.push(b']');
+        }
+        Object::Dictionary(d) => write_dict(out, d)?,
+        Object::Reference((n, g)) => out.extend_from_slice(format!("{n} {g} R").as_bytes()),
+        Object::Stream(_) => {
+            return Err(SignPdfError::Unsupported(
+                "an object the signature must change is a stream".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+struct HexOut<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for HexOut<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+fn write_dict(out: &mut Vec<u8>, d: &Dictionary) -> Result<(), SignPdfError> {
+    out.extend_from_slice(b"<<");
+    for (k, v) in d.iter() {
+        write_name(out, k);
+        out.push(b' ');
+        write_object(out, v)?;
+    }
+    out.extend_from_slice(b">>");
+    Ok(())
+}
+
+fn write_name(out: &mut Vec<u8>, name: &[u8]) {
+    out.push(b'/');
+    for &c in name {
+        let regular = c > b' '
+            && c < 0x7f
+            && !matches!(
+                c,
+                b'#' | b'/' | b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'%'
+            );
+        if regular {
+            out.push(c);
+        } else {
+            let _ = write!(HexOut(out), "#{c:02X}");
+        }
+    }
+}
+
+fn write_literal(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'(');
+    for &c in s {
+        match c {
+            b'(' | b')' | b'\\' => {
+                out.push(b'\\');
+                out.push(c);
+            }
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            _ => out.push(c),
+        }
+    }
+    out.push(b')');
+}
+
+/// A text string for a PDF: PDFDocEncoding's ASCII part as is, anything
+/// else as UTF-16BE with a byte order mark.
+pub fn text_string(s: &str) -> Object {
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        Object::String(s.as_bytes().to_vec(), StringFormat::Literal)
+    } else {
+        let mut bytes = vec![0xfe, 0xff];
+        for u in s.encode_utf16() {
+            bytes.extend_from_slice(&u.to_be_bytes());
+        }
+        Object::String(bytes, StringFormat::Hexadecimal)
+    }
+}
+
+fn dict_of<'a>(doc: &'a Document, object: &'a Object) -> Result<&'a Dictionary, SignPdfError> {
+    let (_, o) = doc
+        .dereference(object)
+        .map_err(|e| SignPdfError::Unsupported(format!("a reference cannot be followed ({e})")))?;
+    o.as_dict()
+        .map_err(|_| SignPdfError::Unsupported("a dictionary was expected".into()))
+}
+
+/// Resolves an array that may be inline or an object of its own.
+fn array_of(
+    doc: &Document,
+    object: &Object,
+) -> Result<(Option<ObjectId>, Vec<Object>), SignPdfError> {
+    let (id, o) = doc
+        .dereference(object)
+        .map_err(|e| SignPdfError::Unsupported(format!("a reference cannot be followed ({e})")))?;
+    match o {
+        Object::Array(a) => Ok((id, a.clone())),
+        _ => Err(SignPdfError::Unsupported("an array was expected".into())),
+    }
+}
+
+fn text_of(o: &Object) -> Option<String> {
+    match o {
+        Object::String(s, _) => Some(if s.starts_with(&[0xfe, 0xff]) {
+            let units: Vec<u16> = s[2..]
+                .chunks(2)
+                .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+                .collect();
+            String::from_utf16_lossy(&units)
+        } else {
+            s.iter().map(|&b| b as char).collect()
+        }),
+        _ => None,
+    }
+}
+
+/// Writes the signing revision of `input` with /Contents zeroed.
+pub fn prepare(
+    input: &[u8],
+    spec: &SignatureSpec,
+    limits: &PdfLimits,
+) -> Result<Prepared, SignPdfError> {
+    if !input.starts_with(b"%PDF-") {
+        return Err(SignPdfError::Unsupported(
+            "it has data before its %PDF- header".into(),
+        ));
+    }
+    let (info, doc) = crate::pdf::open(input, limits)?;
+    if info.encrypted {
+        return Err(SignPdfError::Unsupported(
+            "it is encrypted (signing encrypted PDFs is not supported yet)".into(),
+        ));
+    }
+    let (prev_xref, xref_form) = last_xref(input)?;
+    let root_id = doc
+        .trailer
+        .get(b"Root")
+        .and_then(Object::as_reference)
+        .map_err(|_| SignPdfError::Unsupported("its trailer names no catalog".into()))?;
+    let catalog = doc
+        .get_object(root_id)
+        .and_then(Object::as_dict)
+        .map_err(|_| SignPdfError::Unsupported("its catalog cannot be read".into()))?
+        .clone();
+    let page_id = *doc
+        .get_pages()
+        .get(&1)
+        .ok_or_else(|| SignPdfError::Unsupported("it has no first page".into()))?;
+    let page = doc
+        .get_object(page_id)
+        .and_then(Object::as_dict)
+        .map_err(|_| SignPdfError::Unsupported("its first page cannot be read".into()))?
+        .clone();
+
+    let mut next_id = doc.max_id + 1;
+    let prev_size = doc
+        .trailer
+        .get(b"Size")
+        .and_then(Object::as_i64)
+        .unwrap_or(0)
+        .max(0) as u32;
+    next_id = next_id.max(prev_size);
+    let sig_id: ObjectId = (next_id, 0);
+    let widget_id: ObjectId = (next_id + 1, 0);
+    next_id += 2;
+
+    // Objects this revision writes: (id, body without "obj"/"endobj").
+    let mut changed: BTreeMap<ObjectId, Vec<u8>> = BTreeMap::new();
+
+    // The AcroForm and its /Fields.
+    let (acroform_id, mut acroform) = match catalog.get(b"AcroForm") {
+        Ok(o) => {
+            let id = o.as_reference().ok();
+            (id, dict_of(&doc, o)?.clone())
+        }
+        Err(_) => (None, Dictionary::new()),
+    };
+    let (fields_id, mut fields) = match acroform.get(b"Fields") {
+        Ok(o) => array_of(&doc, o)?,
+        Err(_) => (None, Vec::new()),
+    };
+    let mut names = Vec::new();
+    for f in &fields {
+        if let Ok(d) = dict_of(&doc, f)
+            && let Some(t) = d.get(b"T").ok().and_then(text_of)
+        {
+            names.push(t);
+        }
+    }
+    let field = match &spec.field {
+        Some(name) => {
+            if names.iter().any(|n| n == name) {
+                // Filling an existing empty field is left to a later revision
+                // of the signer; a signed one is refused outright.
+                return Err(SignPdfError::FieldSigned(name.clone()));
+            }
+            name.clone()
+        }
+        None => (1..)
+            .map(|i| format!("Signature{i}"))
+            .find(|n| !names.contains(n))
+            .unwrap_or_else(|| "Signature".into()),
+    };
+    fields.push(Object::Reference(widget_id));
+    match fields_id {
+        Some(id) => {
+            let mut body = Vec::new();
+            write_object(&mut body, &Object::Array(fields))?;
+            changed.insert(id, body);
+        }
+        None => acroform.set("Fields", Object::Array(fields)),
+    }
+    let sig_flags = acroform
+        .get(b"SigFlags")
+        .and_then(Object::as_i64)
+        .unwrap_or(0);
+    acroform.set("SigFlags", Object::Integer(sig_flags | 3));
+    let mut catalog = catalog;
+    match acroform_id {
+        Some(id) => {
+            let mut body = Vec::new();
+            write_dict(&mut body, &acroform)?;
+            changed.insert(id, body);
+        }
+        None => {
+            catalog.set("AcroForm", Object::Dictionary(acroform));
+            let mut body = Vec::new();
+            write_dict(&mut body, &catalog)?;
+            changed.insert(root_id, body);
+        }
+    }
+
+    // The page's /Annots.
+    let mut page = page;
+    let (annots_id, mut annots) = match page.get(b"Annots") {
+        Ok(o) => array_of(&doc, o)?,
+        Err(_) => (None, Vec::new()),
+    };
+    annots.push(Object::Reference(widget_id));
+    match annots_id {
+        Some(id) => {
+            let mut body = Vec::new();
+            write_object(&mut body, &Object::Array(annots))?;
+            changed.insert(id, body);
+        }
+        None => {
+            page.set("Annots", Object::Array(annots));
+            let mut body = Vec::new();
+            write_dict(&mut body, &page)?;
+            changed.insert(page_id, body);
+        }
+    }
+
+    // The widget (also the field).
+    let mut widget = Dictionary::new();
+    widget.set("Type", Object::Name(b"Annot".to_vec()));
+    widget.set("Subtype", Object::Name(b"Widget".to_vec()));
+    widget.set("FT", Object::Name(b"Sig".to_vec()));
+    widget.set("T", text_string(&field));
+    widget.set("V", Object::Reference(sig_id));
+    widget.set("F", Object::Integer(132));
+    widget.set("P", Object::Reference(page_id));
+    widget.set(
+        "Rect",
+        Object::Array(vec![
+            Object::Integer(0),
+            Object::Integer(0),
+            Object::Integer(0),
+            Object::Integer(0),
+        ]),
+    );
+    let mut body = Vec::new();
+    write_dict(&mut body, &widget)?;
+    changed.insert(widget_id, body);
+
+    // The signature dictionary, with placeholders.
+    let width = (input.len() + 2 * spec.contents_size + 64 * 1024)
+        .to_string()
+        .len()
+        + 1;
+    let mut sig = Vec::new();
+    sig.extend_from_slice(
+        b"<</Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /M ",
+    );
+    write_object(&mut sig, &text_string(&spec.pdf_date))?;
+    if let Some(r) = &spec.reason {
+        sig.extend_from_slice(b" /Reason ");
+        write_object(&mut sig, &text_string(r))?;
+    }
+    if let Some(l) = &spec.location {
+        sig.extend_from_slice(b" /Location ");
+        write_object(&mut sig, &text_string(l))?;
+    }
+    sig.extend_from_slice(b" /ByteRange [");
+    let byte_range_at = sig.len();
+    sig.extend_from_slice(&vec![b' '; 3 * (width + 1) + 1]);
+    sig.extend_from_slice(b"] /Contents ");
+    let contents_at = sig.len();
+    sig.push(b'<');
+    sig.extend_from_slice(&vec![b'0'; 2 * spec.contents_size]);
+    sig.push(b'>');
+    sig.extend_from_slice(b">>");
+    changed.insert(sig_id, sig);
+
+    // Assemble: the input, then each object, then the cross-reference section.
+    let mut out = Vec::with_capacity(input.len() + 2 * spec.contents_size + 8192);
+    out.extend_from_slice(input);
+    if !out.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    let mut offsets: BTreeMap<u32, (usize, u16)> = BTreeMap::new();
+    let mut sig_offset = 0;
+    for (id, body) in &changed {
+        offsets.insert(id.0, (out.len(), id.1));
+        let head = format!("{} {} obj\n", id.0, id.1);
+        if *id == sig_id {
+            sig_offset = out.len() + head.len();
+        }
+        out.extend_from_slice(head.as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let mut trailer = Dictionary::new();
+    for key in [&b"Root"[..], b"Info", b"ID"] {
+        if let Ok(v) = doc.trailer.get(key) {
+            trailer.set(key.to_vec(), v.clone());
+        }
+    }
+    trailer.set("Prev", Object::Integer(prev_xref as i64));
+    let xref_at = out.len();
+    match xref_form {
+        XrefForm::Table => {
+            trailer.set("Size", Object::Integer(i64::from(next_id)));
+            out.extend_from_slice(b"xref\n");
+            for run in runs(&offsets) {
+                out.extend_from_slice(format!("{} {}\n", run[0].0, run.len()).as_bytes());
+                for (_, (off, generation)) in run {
+                    out.extend_from_slice(format!("{off:010} {generation:05} n\r\n").as_bytes());
+                }
+            }
+            out.extend_from_slice(b"trailer\n");
+            write_dict(&mut out, &trailer)?;
+            out.push(b'\n');
+        }
+        XrefForm::Stream => {
+            let xref_id = next_id;
+            next_id += 1;
+            offsets.insert(xref_id, (xref_at, 0));
+            trailer.set("Size", Object::Integer(i64::from(next_id)));
+            trailer.set("Type", Object::Name(b"XRef".to_vec()));
+            trailer.set(
+                "W",
+                Object::Array(vec![
+                    Object::Integer(1),
+                    Object::Integer(8),
+                    Object::Integer(2),
+                ]),
+            );
+            let mut index = Vec::new();
+            let mut data = Vec::new();
+            for run in runs(&offsets) {
+                index.push(Object::Integer(i64::from(run[0].0)));
+                index.push(Object::Integer(run.len() as i64));
+                for (_, (off, generation)) in run {
+                    data.push(1u8);
+                    data.extend_from_slice(&(off as u64).to_be_bytes());
+                    data.extend_from_slice(&generation.to_be_bytes());
+                }
+            }
+            trailer.set("Index", Object::Array(index));
+            trailer.set("Length", Object::Integer(data.len() as i64));
+            out.extend_from_slice(format!("{xref_id} 0 obj\n").as_bytes());
+            write_dict(&mut out, &trailer)?;
+            out.extend_from_slice(b"\nstream\n");
+            out.extend_from_slice(&data);
+            out.extend_from_slice(b"\nendstream\nendobj\n");
+        }
+    }
+    out.extend_from_slice(format!("startxref\n{xref_at}\n%%EOF\n").as_bytes());
+
+    // Patch the ByteRange in place.
+    let a = sig_offset + contents_at;
+    let b = a + 2 * spec.contents_size + 2;
+    let c = out.len() - b;
+    let text = format!("0 {a:>width$} {b:>width$} {c:>width$}");
+    let at = sig_offset + byte_range_at;
+    let slot = &mut out[at..at + 3 * (width + 1) + 1];
+    if text.len() > slot.len() {
+        return Err(SignPdfError::Check(
+            "the ByteRange does not fit its slot".into(),
+        ));
+    }
+    slot[..text.len()].copy_from_slice(text.as_bytes());
+    Ok(Prepared {
+        bytes: out,
+        byte_range: [0, a, b, c],
+        field,
+        xref_form,
+    })
+}
+
+/// Consecutive object numbers, grouped (xref subsections).
+fn runs(offsets: &BTreeMap<u32, (usize, u16)>) -> Vec<Vec<(u32, (usize, u16))>> {
+    let mut out: Vec<Vec<(u32, (usize, u16))>> = Vec::new();
+    for (&n, &off) in offsets {
+        match out.last_mut() {
+            Some(run) if run.last().is_some_and(|(m, _)| m + 1 == n) => run.push((n, off)),
+            _ => out.push(vec![(n, off)]),
+        }
+    }
+    out
+}
+
+impl Prepared {
+    pub fn byte_range(&self) -> [usize; 4] {
+        self.byte_range
+    }
+
+    /// SHA-256 of the bytes the signature covers.
+    pub fn digest(&self) -> [u8; 32] {
+        let [_, a, b, c] = self.byte_range;
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(&self.bytes[..a]);
+        ctx.update(&self.bytes[b..b + c]);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        out
+    }
+
+    /// Writes the CMS into /Contents and returns the signed file.
+    pub fn finish(mut self, cms: &[u8]) -> Result<Vec<u8>, SignPdfError> {
+        let [_, a, b, _] = self.byte_range;
+        let reserved = (b - a - 2) / 2;
+        if cms.len() > reserved {
+            return Err(SignPdfError::TooLarge {
+                needed: cms.len(),
+                reserved,
+            });
+        }
+        let mut hex = Vec::with_capacity(cms.len() * 2);
+        for byte in cms {
+            let _ = write!(HexOut(&mut hex), "{byte:02X}");
+        }
+        self.bytes[a + 1..a + 1 + hex.len()].copy_from_slice(&hex);
+        Ok(self.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> SignatureSpec {
+        SignatureSpec {
+            field: None,
+            pdf_date: "D:20261122143005+07'00'".into(),
+            reason: Some("Phê duyệt".into()),
+            location: None,
+            contents_size: 4096,
+        }
+    }
+
+    /// The sample PDF rewritten with an xref stream (qpdf), when qpdf is here.
+    fn with_xref_stream(input: &[u8]) -> Option<Vec<u8>> {
+        let dir = tempfile::tempdir().ok()?;
+        let (a, b) = (dir.path().join("a.pdf"), dir.path().join("b.pdf"));
+        std::fs::write(&a, input).ok()?;
+        let ok = std::process::Command::new("qpdf")
+            .args(["--object-streams=generate"])
+            .arg(&a)
+            .arg(&b)
+            .status()
+            .ok()?
+            .success();
+        if !ok {
+            return None;
+        }
+        std::fs::read(b).ok()
+    }
+
+    fn check(input: &[u8]) {
+        let (_, form) = last_xref(input).expect("input xref");
+        let prepared = prepare(input, &spec(), &PdfLimits::default()).expect("prepare");
+        assert_eq!(prepared.xref_form, form);
+        let [zero, a, b, c] = prepared.byte_range();
+        let digest = prepared.digest();
+        let out = prepared
+            .finish(&[0x30, 0x03, 0x02, 0x01, 0x01])
+            .expect("finish");
+        assert_eq!(zero, 0);
+        assert_eq!(b + c, out.len(), "the range ends at the end of the file");
+        assert_eq!(
+            &out[..input.len()],
+            input,
+            "the predecessor is kept byte for byte"
+        );
+        assert_eq!(out[a], b'<');
+        assert_eq!(out[b - 1], b'>');
+        // The new revision keeps the predecessor's form and reads back.
+        let (_, new_form) = last_xref(&out).expect("output xref");
+        assert_eq!(new_form, form);
+        let doc = Document::load_mem(&out).expect("lopdf reads the output");
+        let sig = doc
+            .objects
+            .values()
+            .filter_map(|o| o.as_dict().ok())
+            .find(|d| d.get(b"Type").and_then(Object::as_name).ok() == Some(&b"Sig"[..]))
+            .expect("a signature dictionary");
+        let range: Vec<i64> = sig
+            .get(b"ByteRange")
+            .and_then(Object::as_array)
+            .expect("ByteRange")
+            .iter()
+            .map(|o| o.as_i64().expect("integer"))
+            .collect();
+        assert_eq!(range, vec![0, a as i64, b as i64, c as i64]);
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(&out[..a]);
+        ctx.update(&out[b..]);
+        assert_eq!(ctx.finish().as_ref(), &digest[..]);
+        let catalog = doc.catalog().expect("catalog");
+        let acroform = match catalog.get(b"AcroForm").expect("AcroForm") {
+            Object::Reference(id) => doc.get_object(*id).and_then(Object::as_dict).expect("dict"),
+            o => o.as_dict().expect("dict"),
+        };
+        assert_eq!(
+            acroform.get(b"SigFlags").and_then(Object::as_i64).ok(),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn the_revision_keeps_an_xref_table_and_covers_the_whole_file() {
+        let input = crate::pdf::sample::sample_pdf("Tài liệu", 2);
+        assert_eq!(last_xref(&input).expect("xref").1, XrefForm::Table);
+        check(&input);
+    }
+
+    #[test]
+    fn the_revision_keeps_an_xref_stream() {
+        let input = crate::pdf::sample::sample_pdf("Tài liệu", 2);
+        let Some(streamed) = with_xref_stream(&input) else {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("qpdf is required in CI");
+            }
+            eprintln!("SKIPPED: qpdf is not installed");
+            return;
+        };
+        assert_eq!(last_xref(&streamed).expect("xref").1, XrefForm::Stream);
+        check(&streamed);
+    }
+
+    #[test]
+    fn a_cms_larger_than_the_reservation_is_refused() {
+        let input = crate::pdf::sample::sample_pdf("x", 1);
+        let mut s = spec();
+        s.contents_size = 16;
+        let prepared = prepare(&input, &s, &PdfLimits::default()).expect("prepare");
+        let err = prepared.finish(&[0u8; 17]).expect_err("too large");
+        assert!(matches!(
+            err,
+            SignPdfError::TooLarge {
+                needed: 17,
+                reserved: 16
+            }
+        ));
+    }
+}
