@@ -128,6 +128,11 @@ enum Commands {
         #[arg(long)]
         to_data_dir: Option<PathBuf>,
     },
+    /// PDF signatures (PAdES).
+    Pdf {
+        #[command(subcommand)]
+        command: PdfCommand,
+    },
     /// Generate the development PKI (root and intermediate CA, the demo
     /// signers, a time-stamping certificate, CRLs) — for development only.
     KeysDev {
@@ -168,6 +173,35 @@ enum DebugCommand {
         dir: DataDir,
         #[arg(long, default_value_t = 8)]
         writers: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PdfCommand {
+    /// Sign IN.pdf as one incremental revision (PAdES B-B) and write OUT.pdf;
+    /// on any failure OUT is not written and the reason is printed.
+    Sign {
+        /// The signer's private key: PKCS#8 PEM, RSA 2048-4096 or ECDSA P-256.
+        #[arg(long)]
+        key: PathBuf,
+        /// The signer's certificate (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        /// The rest of the chain (PEM, issuer first).
+        #[arg(long)]
+        chain: Option<PathBuf>,
+        /// The signature field's name (default: Signature1, 2, ...).
+        #[arg(long)]
+        field: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        location: Option<String>,
+        /// Sign RSA keys with RSASSA-PSS instead of PKCS#1 v1.5.
+        #[arg(long)]
+        pss: bool,
+        input: PathBuf,
+        output: PathBuf,
     },
 }
 
@@ -386,6 +420,56 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Commands::Debug {
             command: DebugCommand::AppendLoop { dir, writers },
         } => append_loop(&dir, writers).await,
+        Commands::Pdf {
+            command:
+                PdfCommand::Sign {
+                    key,
+                    cert,
+                    chain,
+                    field,
+                    reason,
+                    location,
+                    pss,
+                    input,
+                    output,
+                },
+        } => {
+            let read = |p: &PathBuf| {
+                std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
+            };
+            let text = |p: &PathBuf| {
+                std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+            };
+            let signer = congvan::pades::signer::KeyFileSigner::from_pem(
+                &text(&key)?,
+                &text(&cert)?,
+                chain.as_ref().map(text).transpose()?.as_deref(),
+                pss,
+            )?;
+            let pdf = read(&input)?;
+            let options = congvan::pades::sign::SignOptions {
+                field,
+                reason,
+                location,
+            };
+            let signed = tokio::task::spawn_blocking(move || {
+                congvan::pades::sign::sign_pdf(
+                    &pdf,
+                    &signer,
+                    &options,
+                    &congvan::pdf::PdfLimits::default(),
+                )
+            })
+            .await??;
+            write_atomically(&output, &signed.pdf)?;
+            println!(
+                "signed {} as field {:?}: {} bytes",
+                output.display(),
+                signed.field,
+                signed.pdf.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Commands::KeysDev { out, crl_base } => {
             let pki = tokio::task::spawn_blocking(move || {
                 congvan::pades::devpki::generate(&out, &crl_base)
@@ -428,6 +512,21 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             check(&d, &store).await
         }
     }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, flushes it and renames
+/// it into place: `path` holds the whole file or is not there.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// The address to print: the configured host with the bound port.

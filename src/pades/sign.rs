@@ -1,0 +1,113 @@
+//! Signing a PDF: the revision (`writer`), the CMS (`cms`) over its
+//! ByteRange, and a check of the written file before anyone sees it.
+
+use jiff::Timestamp;
+use jiff::tz::{Offset, TimeZone};
+
+use super::cms;
+use super::signer::Signer;
+use super::writer::{self, SignPdfError, SignatureSpec};
+use crate::pdf::PdfLimits;
+
+/// What the caller chooses about a signature.
+#[derive(Clone, Debug, Default)]
+pub struct SignOptions {
+    pub field: Option<String>,
+    pub reason: Option<String>,
+    pub location: Option<String>,
+}
+
+/// What a signature was, for the caller (and the signature event).
+#[derive(Clone, Debug)]
+pub struct Signed {
+    pub pdf: Vec<u8>,
+    pub field: String,
+    pub byte_range: [usize; 4],
+    /// SHA-256 of the signed bytes (the ByteRange).
+    pub digest: [u8; 32],
+    /// The claimed signing time (/M), Vietnam time.
+    pub signed_at: Timestamp,
+}
+
+/// `D:YYYYMMDDHHmmSS+07'00'`: the time in Vietnam, as /M carries it.
+pub fn pdf_date(t: Timestamp) -> String {
+    let zoned = t.to_zoned(TimeZone::fixed(Offset::constant(7)));
+    format!("D:{}+07'00'", zoned.strftime("%Y%m%d%H%M%S"))
+}
+
+/// Adds a PAdES B-B signature of `signer` to `input` as one incremental
+/// revision and returns the signed file, checked.
+pub fn sign_pdf(
+    input: &[u8],
+    signer: &dyn Signer,
+    options: &SignOptions,
+    limits: &PdfLimits,
+) -> Result<Signed, SignPdfError> {
+    let signed_at = Timestamp::now();
+    let spec = SignatureSpec {
+        field: options.field.clone(),
+        pdf_date: pdf_date(signed_at),
+        reason: options.reason.clone(),
+        location: options.location.clone(),
+        contents_size: cms::estimate_size(signer),
+    };
+    let prepared = writer::prepare(input, &spec, limits)?;
+    let digest = prepared.digest();
+    let byte_range = prepared.byte_range();
+    let field = prepared.field.clone();
+    let form = prepared.xref_form;
+    let cms = cms::sign_detached(&digest, signer)
+        .map_err(|e| SignPdfError::Unsupported(format!("signing failed: {e}")))?;
+    let pdf = prepared.finish(&cms)?;
+    check_written(input, &pdf, byte_range, &digest, form)?;
+    Ok(Signed {
+        pdf,
+        field,
+        byte_range,
+        digest,
+        signed_at,
+    })
+}
+
+/// Re-reads the written file: the predecessor unchanged, the ByteRange
+/// covering everything but /Contents to the end, the same digest, the
+/// predecessor's cross-reference form, and a file lopdf reads.
+fn check_written(
+    input: &[u8],
+    pdf: &[u8],
+    [zero, a, b, c]: [usize; 4],
+    digest: &[u8; 32],
+    form: writer::XrefForm,
+) -> Result<(), SignPdfError> {
+    let fail = |m: &str| Err(SignPdfError::Check(m.to_string()));
+    if !pdf.starts_with(input) {
+        return fail("the original revision changed");
+    }
+    if zero != 0 || b + c != pdf.len() || pdf.get(a) != Some(&b'<') || pdf.get(b - 1) != Some(&b'>') {
+        return fail("the ByteRange does not cover the file around /Contents");
+    }
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(&pdf[..a]);
+    ctx.update(&pdf[b..]);
+    if ctx.finish().as_ref() != digest {
+        return fail("the signed bytes changed after signing");
+    }
+    if writer::last_xref(pdf)?.1 != form {
+        return fail("the new revision changed the cross-reference form");
+    }
+    if lopdf::Document::load_mem(pdf).is_err() {
+        return fail("the signed file cannot be read back");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_claimed_time_is_vietnam_time() {
+        let t: Timestamp = "2026-11-22T07:30:05Z".parse().expect("time");
+        assert_eq!(pdf_date(t), "D:20261122143005+07'00'");
+    }
+}
