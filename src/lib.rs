@@ -13,6 +13,7 @@ pub mod domain;
 pub mod http;
 pub mod load;
 pub mod migrate;
+pub mod pades;
 pub mod pdf;
 pub mod projections;
 pub mod schemas;
