@@ -434,9 +434,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     output,
                 },
         } => {
-            let read = |p: &PathBuf| {
-                std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
-            };
+            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
             let text = |p: &PathBuf| {
                 std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
             };

@@ -1,4 +1,17 @@
-//! PAdES signatures: the signing revision, CMS, signers, verification.
+//! PAdES signatures (see ../shared/PADES.md): the development PKI, the
+//! signer abstraction, the CMS SignedData that goes into a signature's
+//! /Contents, and the incremental revision that carries it.
 
+pub mod cms;
 pub mod devpki;
+mod error;
+pub mod oid;
+pub mod sign;
+pub mod signer;
 pub mod writer;
+
+pub use error::SignError;
+pub use signer::{KeyFileSigner, SignatureAlgorithm, Signer};
+
+#[cfg(test)]
+mod test_pki;

@@ -83,7 +83,8 @@ fn check_written(
     if !pdf.starts_with(input) {
         return fail("the original revision changed");
     }
-    if zero != 0 || b + c != pdf.len() || pdf.get(a) != Some(&b'<') || pdf.get(b - 1) != Some(&b'>') {
+    if zero != 0 || b + c != pdf.len() || pdf.get(a) != Some(&b'<') || pdf.get(b - 1) != Some(&b'>')
+    {
         return fail("the ByteRange does not cover the file around /Contents");
     }
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
