@@ -227,7 +227,8 @@ fn main() -> ExitCode {
             "info",
             std::env::var("CONGVAN_LOG_FORMAT").map_or(true, |f| f != "text"),
         ),
-        _ => ("warn", false),
+        // lopdf logs every repair and failure; a refusal says why in one line.
+        _ => ("warn,lopdf=off", false),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CONGVAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));

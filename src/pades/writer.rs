@@ -22,7 +22,7 @@ use crate::pdf::{PdfError, PdfLimits};
 /// Why a file cannot be signed. Messages are one line, for the CLI and API.
 #[derive(Debug, thiserror::Error)]
 pub enum SignPdfError {
-    #[error("{0}")]
+    #[error(transparent)]
     Pdf(#[from] PdfError),
     #[error("the PDF cannot be signed: {0}")]
     Unsupported(String),
@@ -258,6 +258,34 @@ fn text_of(o: &Object) -> Option<String> {
     }
 }
 
+/// lopdf merges the objects of EVERY object stream it meets, an older
+/// revision's included, so an object compressed in two revisions may come
+/// back in its old form. Puts back, for each object the newest
+/// cross-reference section places in an object stream, the copy from that
+/// very stream.
+fn newest_compressed_objects(doc: &mut Document) {
+    let mut containers: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (&id, entry) in &doc.reference_table.entries {
+        if let lopdf::xref::XrefEntry::Compressed { container, .. } = entry {
+            containers.entry(*container).or_default().push(id);
+        }
+    }
+    for (container, ids) in containers {
+        let Some(Object::Stream(stream)) = doc.objects.get(&(container, 0)) else {
+            continue;
+        };
+        let mut stream = stream.clone();
+        let Ok(objects) = lopdf::ObjectStream::new(&mut stream).map(|s| s.objects) else {
+            continue;
+        };
+        for id in ids {
+            if let Some(o) = objects.get(&(id, 0)) {
+                doc.objects.insert((id, 0), o.clone());
+            }
+        }
+    }
+}
+
 /// Writes the signing revision of `input` with /Contents zeroed.
 pub fn prepare(
     input: &[u8],
@@ -269,7 +297,8 @@ pub fn prepare(
             "it has data before its %PDF- header".into(),
         ));
     }
-    let (info, doc) = crate::pdf::open(input, limits)?;
+    let (info, mut doc) = crate::pdf::open(input, limits)?;
+    newest_compressed_objects(&mut doc);
     if info.encrypted {
         return Err(SignPdfError::Unsupported(
             "it is encrypted (signing encrypted PDFs is not supported yet)".into(),

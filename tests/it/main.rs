@@ -7,6 +7,7 @@ mod http;
 mod journey;
 mod keys_dev;
 mod ops;
+mod pades;
 mod projections;
 mod rebuild;
 mod schemas;
