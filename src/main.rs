@@ -513,8 +513,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path`, flushes it and renames
-/// it into place: `path` holds the whole file or is not there.
+/// Writes `bytes` to a temporary file beside `path` and renames it into
+/// place: `path` holds the whole file or is not there. (Not forced to disk:
+/// the server keeps its PDFs in the blob store, which is.)
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path
@@ -523,7 +524,6 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
         .unwrap_or(std::path::Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
