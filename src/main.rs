@@ -181,9 +181,26 @@ enum PdfCommand {
     /// Sign IN.pdf as one incremental revision (PAdES B-B) and write OUT.pdf;
     /// on any failure OUT is not written and the reason is printed.
     Sign {
-        /// The signer's private key: PKCS#8 PEM, RSA 2048-4096 or ECDSA P-256.
+        /// The signer's private key: PKCS#8 PEM, RSA 2048-4096 or ECDSA P-256
+        /// (or the key in a PKCS#11 token: --pkcs11-module).
+        #[arg(
+            long,
+            required_unless_present = "pkcs11_module",
+            conflicts_with = "pkcs11_module"
+        )]
+        key: Option<PathBuf>,
+        /// A PKCS#11 module holding the key (e.g. /usr/lib/softhsm/libsofthsm2.so).
+        #[arg(long, requires_all = ["token", "key_label"])]
+        pkcs11_module: Option<PathBuf>,
+        /// The token's label (with --pkcs11-module).
         #[arg(long)]
-        key: PathBuf,
+        token: Option<String>,
+        /// The private key's label on the token (with --pkcs11-module).
+        #[arg(long)]
+        key_label: Option<String>,
+        /// The token's user PIN (with --pkcs11-module).
+        #[arg(long, env = "CONGVAN_PKCS11_PIN", hide_env_values = true)]
+        pin: Option<String>,
         /// The signer's certificate (PEM).
         #[arg(long)]
         cert: PathBuf,
@@ -425,6 +442,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             command:
                 PdfCommand::Sign {
                     key,
+                    pkcs11_module,
+                    token,
+                    key_label,
+                    pin,
                     cert,
                     chain,
                     field,
@@ -439,12 +460,28 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let text = |p: &PathBuf| {
                 std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
             };
-            let signer = congvan::pades::signer::KeyFileSigner::from_pem(
-                &text(&key)?,
-                &text(&cert)?,
-                chain.as_ref().map(text).transpose()?.as_deref(),
-                pss,
-            )?;
+            let chain = chain.as_ref().map(text).transpose()?;
+            let signer: Box<dyn congvan::pades::Signer> = match (key, pkcs11_module) {
+                (Some(key), _) => Box::new(congvan::pades::KeyFileSigner::from_pem(
+                    &text(&key)?,
+                    &text(&cert)?,
+                    chain.as_deref(),
+                    pss,
+                )?),
+                (None, Some(module)) => Box::new(congvan::pades::pkcs11::Pkcs11Signer::open(
+                    &congvan::pades::pkcs11::TokenKey {
+                        module: &module,
+                        token: token.as_deref().unwrap_or_default(),
+                        key_label: key_label.as_deref().unwrap_or_default(),
+                        pin: pin.as_deref().ok_or(
+                            "--pin (or CONGVAN_PKCS11_PIN) is required with --pkcs11-module",
+                        )?,
+                    },
+                    &text(&cert)?,
+                    chain.as_deref(),
+                )?),
+                (None, None) => return Err("give --key or --pkcs11-module".into()),
+            };
             let pdf = read(&input)?;
             let options = congvan::pades::sign::SignOptions {
                 field,
@@ -454,7 +491,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let signed = tokio::task::spawn_blocking(move || {
                 congvan::pades::sign::sign_pdf(
                     &pdf,
-                    &signer,
+                    signer.as_ref(),
                     &options,
                     &congvan::pdf::PdfLimits::default(),
                 )

@@ -6,6 +6,7 @@ pub mod cms;
 pub mod devpki;
 mod error;
 pub mod oid;
+pub mod pkcs11;
 pub mod sign;
 pub mod signer;
 pub mod writer;

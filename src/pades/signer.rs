@@ -293,7 +293,7 @@ fn private_key_der(text: &str) -> Result<Zeroizing<Vec<u8>>, SignError> {
 }
 
 /// The DER of the one certificate in `text`.
-fn single_certificate(text: &str) -> Result<Vec<u8>, SignError> {
+pub(super) fn single_certificate(text: &str) -> Result<Vec<u8>, SignError> {
     const WHAT: &str = "signer certificate";
     let mut certificates = certificates(text, WHAT)?;
     match certificates.len() {
@@ -306,7 +306,7 @@ fn single_certificate(text: &str) -> Result<Vec<u8>, SignError> {
 }
 
 /// The DER of every certificate in `text`, in order; at least one.
-fn certificates(text: &str, what: &'static str) -> Result<Vec<Vec<u8>>, SignError> {
+pub(super) fn certificates(text: &str, what: &'static str) -> Result<Vec<Vec<u8>>, SignError> {
     let blocks = pem_blocks(text, what)?;
     if blocks.is_empty() {
         return Err(pem_error(what, "no PEM block found"));

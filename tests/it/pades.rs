@@ -275,3 +275,103 @@ fn three_successive_signatures_all_validate() {
     }
     pdfsig_judges_last_signature(&current).expect("pdfsig");
 }
+
+/// Keys in a SoftHSM2 token (RSA and P-256, imported from keys-dev): two
+/// signatures that pyHanko judges valid; a wrong PIN and a key that is not
+/// the certificate's are refused in one line, with no output.
+#[test]
+fn keys_in_a_softhsm2_token_sign_files_pyhanko_accepts() {
+    const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+    if !have_pyhanko() || !have_tool("softhsm2-util") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir(&tokens).expect("tokens dir");
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .expect("conf");
+    let util = |args: &[&str]| {
+        let o = Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &conf)
+            .args(args)
+            .output()
+            .expect("softhsm2-util");
+        assert!(o.status.success(), "softhsm2-util {args:?}: {o:?}");
+    };
+    util(&[
+        "--init-token",
+        "--free",
+        "--label",
+        "agency",
+        "--pin",
+        "1234",
+        "--so-pin",
+        "5678",
+    ]);
+    let k = keys();
+    for (file, label, id) in [("lanhdao", "lanhdao", "01"), ("agency-seal", "seal", "02")] {
+        let key = k.join(format!("{file}.key.pem")).display().to_string();
+        util(&[
+            "--import", &key, "--token", "agency", "--label", label, "--id", id, "--pin", "1234",
+        ]);
+    }
+    let sign_in_token = |input: &Path, output: &Path, label: &str, cert: &str, pin: &str| {
+        Command::new(bin())
+            .env("SOFTHSM2_CONF", &conf)
+            .env("CONGVAN_PKCS11_PIN", pin)
+            .args([
+                "pdf",
+                "sign",
+                "--pkcs11-module",
+                MODULE,
+                "--token",
+                "agency",
+                "--key-label",
+            ])
+            .arg(label)
+            .arg("--cert")
+            .arg(k.join(format!("{cert}.cert.pem")))
+            .arg("--chain")
+            .arg(k.join("chain.pem"))
+            .arg(input)
+            .arg(output)
+            .output()
+            .expect("run")
+    };
+    let input = dir.path().join("in.pdf");
+    std::fs::write(&input, congvan::pdf::sample::sample_pdf("Quyết định", 1)).expect("write");
+    let one = dir.path().join("one.pdf");
+    let two = dir.path().join("two.pdf");
+    let o = sign_in_token(&input, &one, "lanhdao", "lanhdao", "1234");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = sign_in_token(&one, &two, "seal", "agency-seal", "1234");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let judged = pyhanko(std::slice::from_ref(&two));
+    for field in ["Signature1", "Signature2"] {
+        let v = &judged[&two]["signatures"][field];
+        assert_eq!(v["valid"], true, "{field}: {v}");
+        assert_eq!(v["trusted"], true, "{field}: {v}");
+    }
+    for (label, cert, pin, expect) in [
+        ("seal", "agency-seal", "9999", "PIN was refused"),
+        ("seal", "lanhdao", "1234", "does not match"),
+        ("nobody", "lanhdao", "1234", "no private key labelled"),
+    ] {
+        let out = dir.path().join(format!("refused-{label}-{pin}.pdf"));
+        let o = sign_in_token(&one, &out, label, cert, pin);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{label}/{pin}: {err}");
+        assert!(
+            err.contains(expect) && err.lines().count() == 1,
+            "{label}/{pin}: {err}"
+        );
+        assert!(!out.exists(), "{label}/{pin}: no output on a refusal");
+    }
+}
