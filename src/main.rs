@@ -220,6 +220,52 @@ enum PdfCommand {
         input: PathBuf,
         output: PathBuf,
     },
+    /// Two-phase signing, phase 1: write the signing revision and SESSION
+    /// (JSON); print the SHA-256 to sign. The key signs elsewhere (a token,
+    /// a remote signing service).
+    Prepare {
+        /// The signer's certificate (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        chain: Option<PathBuf>,
+        /// What the key will make.
+        #[arg(long, value_enum)]
+        algorithm: KeyAlgorithm,
+        #[arg(long)]
+        field: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        location: Option<String>,
+        /// Also write the exact bytes to sign (the DER signed attributes).
+        #[arg(long)]
+        data_out: Option<PathBuf>,
+        input: PathBuf,
+        session: PathBuf,
+    },
+    /// Two-phase signing, phase 2: complete SESSION with the key's signature
+    /// over the prepared data (or with a whole CMS) and write OUT.pdf.
+    Finish {
+        /// The raw signature (RSA bytes; ECDSA DER or r||s).
+        #[arg(long, required_unless_present = "cms", conflicts_with = "cms")]
+        signature: Option<PathBuf>,
+        /// A whole CMS SignedData over the ByteRange, made elsewhere.
+        #[arg(long)]
+        cms: Option<PathBuf>,
+        session: PathBuf,
+        output: PathBuf,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum KeyAlgorithm {
+    /// RSA, PKCS#1 v1.5 with SHA-256.
+    Rsa,
+    /// RSASSA-PSS with SHA-256.
+    RsaPss,
+    /// ECDSA on P-256 with SHA-256.
+    EcdsaP256,
 }
 
 #[derive(Subcommand, Debug)]
@@ -497,6 +543,75 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 )
             })
             .await??;
+            write_atomically(&output, &signed.pdf)?;
+            println!(
+                "signed {} as field {:?}: {} bytes",
+                output.display(),
+                signed.field,
+                signed.pdf.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Pdf {
+            command:
+                PdfCommand::Prepare {
+                    cert,
+                    chain,
+                    algorithm,
+                    field,
+                    reason,
+                    location,
+                    data_out,
+                    input,
+                    session,
+                },
+        } => {
+            use congvan::pades::SignatureAlgorithm as A;
+            let text = |p: &PathBuf| {
+                std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+            };
+            let pdf = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
+            let prepared = congvan::pades::external::prepare(
+                &pdf,
+                &text(&cert)?,
+                chain.as_ref().map(text).transpose()?.as_deref(),
+                match algorithm {
+                    KeyAlgorithm::Rsa => A::RsaPkcs1Sha256,
+                    KeyAlgorithm::RsaPss => A::RsaPssSha256,
+                    KeyAlgorithm::EcdsaP256 => A::EcdsaP256Sha256,
+                },
+                &congvan::pades::sign::SignOptions {
+                    field,
+                    reason,
+                    location,
+                },
+                &congvan::pdf::PdfLimits::default(),
+            )?;
+            if let Some(path) = data_out {
+                write_atomically(&path, prepared.data_to_sign())?;
+            }
+            write_atomically(&session, &serde_json::to_vec(&prepared)?)?;
+            println!("{}", hex::encode(prepared.digest_to_sign()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Pdf {
+            command:
+                PdfCommand::Finish {
+                    signature,
+                    cms,
+                    session,
+                    output,
+                },
+        } => {
+            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+            let pending: congvan::pades::external::Session =
+                serde_json::from_slice(&read(&session)?)
+                    .map_err(|e| format!("{}: not a signing session: {e}", session.display()))?;
+            let signed = match (signature, cms) {
+                (Some(sig), _) => pending.finish(&read(&sig)?)?,
+                (None, Some(cms)) => pending.finish_with_cms(&read(&cms)?)?,
+                (None, None) => return Err("give --signature or --cms".into()),
+            };
             write_atomically(&output, &signed.pdf)?;
             println!(
                 "signed {} as field {:?}: {} bytes",

@@ -5,6 +5,7 @@
 pub mod cms;
 pub mod devpki;
 mod error;
+pub mod external;
 pub mod oid;
 pub mod pkcs11;
 pub mod sign;

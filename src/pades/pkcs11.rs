@@ -148,7 +148,7 @@ impl Pkcs11Signer {
 
 /// DER ECDSA-Sig-Value (SEQUENCE { r INTEGER, s INTEGER }) from PKCS#11's
 /// raw r‖s.
-fn ecdsa_der(raw: &[u8]) -> Result<Vec<u8>, SignError> {
+pub(crate) fn ecdsa_der(raw: &[u8]) -> Result<Vec<u8>, SignError> {
     if raw.is_empty() || raw.len() % 2 != 0 {
         return Err(SignError::Signing(format!(
             "PKCS#11: an ECDSA signature of {} bytes",

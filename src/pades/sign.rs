@@ -35,14 +35,24 @@ pub fn pdf_date(t: Timestamp) -> String {
     format!("D:{}+07'00'", zoned.strftime("%Y%m%d%H%M%S"))
 }
 
-/// Adds a PAdES B-B signature of `signer` to `input` as one incremental
-/// revision and returns the signed file, checked.
-pub fn sign_pdf(
+/// A signing revision written, waiting for the CMS over its ByteRange.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Pending {
+    pub prepared: writer::Prepared,
+    /// The predecessor's length: the revision starts there.
+    pub input_len: usize,
+    /// SHA-256 of the ByteRange.
+    pub digest: [u8; 32],
+    pub signed_at: Timestamp,
+}
+
+/// Writes the signing revision of `input`, reserving room for `signer`'s CMS.
+pub fn begin(
     input: &[u8],
     signer: &dyn Signer,
     options: &SignOptions,
     limits: &PdfLimits,
-) -> Result<Signed, SignPdfError> {
+) -> Result<Pending, SignPdfError> {
     let signed_at = Timestamp::now();
     let spec = SignatureSpec {
         field: options.field.clone(),
@@ -52,14 +62,28 @@ pub fn sign_pdf(
         contents_size: cms::estimate_size(signer),
     };
     let prepared = writer::prepare(input, &spec, limits)?;
-    let digest = prepared.digest();
+    Ok(Pending {
+        digest: prepared.digest(),
+        input_len: input.len(),
+        prepared,
+        signed_at,
+    })
+}
+
+/// Puts `cms` into the pending revision and checks the written file.
+pub fn complete(pending: Pending, cms: &[u8]) -> Result<Signed, SignPdfError> {
+    let Pending {
+        prepared,
+        input_len,
+        digest,
+        signed_at,
+    } = pending;
     let byte_range = prepared.byte_range();
     let field = prepared.field.clone();
     let form = prepared.xref_form;
-    let cms = cms::sign_detached(&digest, signer)
-        .map_err(|e| SignPdfError::Unsupported(format!("signing failed: {e}")))?;
-    let pdf = prepared.finish(&cms)?;
-    check_written(input, &pdf, byte_range, &digest, form)?;
+    let input = prepared.bytes()[..input_len].to_vec();
+    let pdf = prepared.finish(cms)?;
+    check_written(&input, &pdf, byte_range, &digest, form)?;
     Ok(Signed {
         pdf,
         field,
@@ -67,6 +91,20 @@ pub fn sign_pdf(
         digest,
         signed_at,
     })
+}
+
+/// Adds a PAdES B-B signature of `signer` to `input` as one incremental
+/// revision and returns the signed file, checked.
+pub fn sign_pdf(
+    input: &[u8],
+    signer: &dyn Signer,
+    options: &SignOptions,
+    limits: &PdfLimits,
+) -> Result<Signed, SignPdfError> {
+    let pending = begin(input, signer, options, limits)?;
+    let cms = cms::sign_detached(&pending.digest, signer)
+        .map_err(|e| SignPdfError::Unsupported(format!("signing failed: {e}")))?;
+    complete(pending, &cms)
 }
 
 /// Re-reads the written file: the predecessor unchanged, the ByteRange

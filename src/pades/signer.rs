@@ -14,7 +14,7 @@ use super::SignError;
 use super::oid;
 
 /// The signatures we make. All hash with SHA-256.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SignatureAlgorithm {
     /// RSA PKCS#1 v1.5 with SHA-256 (sha256WithRSAEncryption).
     RsaPkcs1Sha256,

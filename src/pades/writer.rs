@@ -37,7 +37,7 @@ pub enum SignPdfError {
 }
 
 /// How the cross-reference section of a revision is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum XrefForm {
     Table,
     Stream,
@@ -57,14 +57,30 @@ pub struct SignatureSpec {
 }
 
 /// A file with its signing revision written and /Contents still zero.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Prepared {
+    #[serde(with = "base64_bytes")]
     bytes: Vec<u8>,
     byte_range: [usize; 4],
     /// The field's name.
     pub field: String,
     /// The predecessor's cross-reference form, kept by this revision.
     pub xref_form: XrefForm,
+}
+
+/// Bytes as base64 in serialised sessions.
+pub(crate) mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    pub fn serialize<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Reads the last `startxref` and what it points at.
@@ -585,6 +601,11 @@ fn runs(offsets: &BTreeMap<u32, (usize, u16)>) -> Vec<Vec<(u32, (usize, u16))>> 
 }
 
 impl Prepared {
+    /// The file as it will be, /Contents still zero.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     pub fn byte_range(&self) -> [usize; 4] {
         self.byte_range
     }

@@ -375,3 +375,172 @@ fn keys_in_a_softhsm2_token_sign_files_pyhanko_accepts() {
         assert!(!out.exists(), "{label}/{pin}: no output on a refusal");
     }
 }
+
+/// Two-phase signing against a Cloud Signature Consortium server
+/// (certomancer-csc-dummy): `pdf prepare` gives the hash, the server's
+/// credentials/authorize and signatures/signHash sign it, `pdf finish`
+/// completes the file, and pyHanko judges it valid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_phase_signing_with_a_csc_remote_signer() {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as B64;
+    if !have_pyhanko() || !have_tool("certomancer-csc") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("keys")).expect("keys dir");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        here.join("tests/pades/certomancer.yml"),
+        dir.path().join("certomancer.yml"),
+    )
+    .expect("config");
+    for entry in std::fs::read_dir(keys()).expect("keys-dev").flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.ends_with(".key.pem") {
+            std::fs::copy(entry.path(), dir.path().join("keys").join(&name)).expect("copy key");
+        }
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Kill(
+        Command::new("certomancer-csc")
+            .current_dir(dir.path())
+            .args(["certomancer.yml", &port.to_string(), "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start certomancer-csc"),
+    );
+    let base = format!("http://localhost:{port}/csc/v1");
+    let client = reqwest::Client::new();
+    let credential = "demo/signer1";
+    let mut info = None;
+    for _ in 0..100 {
+        if let Ok(r) = client
+            .post(format!("{base}/credentials/info"))
+            .json(&serde_json::json!({"credentialID": credential, "certificates": "chain"}))
+            .send()
+            .await
+        {
+            info = Some(r.json::<Value>().await.expect("info json"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let info = info.expect("certomancer-csc answered within 10 s");
+    let certs: Vec<Vec<u8>> = info["cert"]["certificates"]
+        .as_array()
+        .expect("certificates")
+        .iter()
+        .map(|c| B64.decode(c.as_str().expect("b64")).expect("der"))
+        .collect();
+    assert!(certs.len() >= 2, "the signer and its chain: {info}");
+    let pem = |der: &[u8]| {
+        let body = B64.encode(der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).expect("ascii"))
+            .collect();
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        )
+    };
+    let write = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    };
+    let cert = write("signer.pem", pem(&certs[0]));
+    let chain = write("chain.pem", certs[1..].iter().map(|c| pem(c)).collect());
+    let root = write("root.pem", pem(certs.last().expect("root")));
+    let input = dir.path().join("in.pdf");
+    std::fs::write(&input, congvan::pdf::sample::sample_pdf("Tờ trình", 1)).expect("write");
+    let session = dir.path().join("session.json");
+    let o = Command::new(bin())
+        .args(["pdf", "prepare", "--algorithm", "rsa", "--cert"])
+        .arg(&cert)
+        .arg("--chain")
+        .arg(&chain)
+        .arg(&input)
+        .arg(&session)
+        .output()
+        .expect("prepare");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let digest = hex::decode(String::from_utf8_lossy(&o.stdout).trim()).expect("hex digest");
+    assert_eq!(digest.len(), 32);
+    let hash = B64.encode(&digest);
+    let sad: Value = client
+        .post(format!("{base}/credentials/authorize"))
+        .json(&serde_json::json!({"credentialID": credential, "numSignatures": 1, "hash": [hash]}))
+        .send()
+        .await
+        .expect("authorize")
+        .json()
+        .await
+        .expect("SAD");
+    let signed: Value = client
+        .post(format!("{base}/signatures/signHash"))
+        .json(&serde_json::json!({
+            "credentialID": credential, "SAD": sad["SAD"], "hash": [hash],
+            "signAlgo": "1.2.840.113549.1.1.11",
+        }))
+        .send()
+        .await
+        .expect("signHash")
+        .json()
+        .await
+        .expect("signatures");
+    let signature = B64
+        .decode(signed["signatures"][0].as_str().expect("a signature"))
+        .expect("b64");
+    let sig = dir.path().join("sig.bin");
+    std::fs::write(&sig, &signature).expect("write");
+    let out = dir.path().join("out.pdf");
+    let o = Command::new(bin())
+        .args(["pdf", "finish", "--signature"])
+        .arg(&sig)
+        .arg(&session)
+        .arg(&out)
+        .output()
+        .expect("finish");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let script = here.join("tests/pades/validate.py");
+    let judged = Command::new("python3")
+        .arg(script)
+        .arg(&root)
+        .arg(&out)
+        .stderr(Stdio::null())
+        .output()
+        .expect("python3");
+    let v: Value = serde_json::from_slice(&judged.stdout).expect("json");
+    let s = &v["signatures"]["Signature1"];
+    assert_eq!(s["valid"], true, "{v}");
+    assert_eq!(s["coverage"], "ENTIRE_FILE", "{v}");
+    // A signature over anything else is refused, and nothing is written.
+    let mut wrong = signature.clone();
+    wrong[10] ^= 1;
+    std::fs::write(&sig, &wrong).expect("write");
+    let bad = dir.path().join("bad.pdf");
+    let o = Command::new(bin())
+        .args(["pdf", "finish", "--signature"])
+        .arg(&sig)
+        .arg(&session)
+        .arg(&bad)
+        .output()
+        .expect("finish");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not verify"));
+    assert!(!bad.exists());
+}
