@@ -217,6 +217,9 @@ enum PdfCommand {
         /// Sign RSA keys with RSASSA-PSS instead of PKCS#1 v1.5.
         #[arg(long)]
         pss: bool,
+        /// An RFC 3161 time-stamping authority (http://...): PAdES B-T.
+        #[arg(long)]
+        tsa: Option<String>,
         input: PathBuf,
         output: PathBuf,
     },
@@ -498,6 +501,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     reason,
                     location,
                     pss,
+                    tsa,
                     input,
                     output,
                 },
@@ -533,14 +537,23 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 field,
                 reason,
                 location,
+                reserve_extra: 0,
             };
+            let runtime = tokio::runtime::Handle::current();
             let signed = tokio::task::spawn_blocking(move || {
-                congvan::pades::sign::sign_pdf(
-                    &pdf,
-                    signer.as_ref(),
-                    &options,
-                    &congvan::pdf::PdfLimits::default(),
-                )
+                let limits = congvan::pdf::PdfLimits::default();
+                match tsa {
+                    None => {
+                        congvan::pades::sign::sign_pdf(&pdf, signer.as_ref(), &options, &limits)
+                    }
+                    Some(url) => congvan::pades::sign::sign_pdf_timestamped(
+                        &pdf,
+                        signer.as_ref(),
+                        &options,
+                        &limits,
+                        |digest| runtime.block_on(congvan::pades::tsa::timestamp(&url, digest)),
+                    ),
+                }
             })
             .await??;
             write_atomically(&output, &signed.pdf)?;
@@ -584,6 +597,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     field,
                     reason,
                     location,
+                    reserve_extra: 0,
                 },
                 &congvan::pdf::PdfLimits::default(),
             )?;

@@ -10,6 +10,7 @@ pub mod oid;
 pub mod pkcs11;
 pub mod sign;
 pub mod signer;
+pub mod tsa;
 pub mod writer;
 
 pub use error::SignError;

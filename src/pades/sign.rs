@@ -15,6 +15,8 @@ pub struct SignOptions {
     pub field: Option<String>,
     pub reason: Option<String>,
     pub location: Option<String>,
+    /// Bytes reserved in /Contents beyond the CMS itself (a time-stamp token).
+    pub reserve_extra: usize,
 }
 
 /// What a signature was, for the caller (and the signature event).
@@ -59,7 +61,7 @@ pub fn begin(
         pdf_date: pdf_date(signed_at),
         reason: options.reason.clone(),
         location: options.location.clone(),
-        contents_size: cms::estimate_size(signer),
+        contents_size: cms::estimate_size(signer) + options.reserve_extra,
     };
     let prepared = writer::prepare(input, &spec, limits)?;
     Ok(Pending {
@@ -104,6 +106,31 @@ pub fn sign_pdf(
     let pending = begin(input, signer, options, limits)?;
     let cms = cms::sign_detached(&pending.digest, signer)
         .map_err(|e| SignPdfError::Unsupported(format!("signing failed: {e}")))?;
+    complete(pending, &cms)
+}
+
+/// PAdES B-T: as [`sign_pdf`], with an RFC 3161 time-stamp token over the
+/// signature value, fetched by `timestamp` (given a SHA-256, it returns the
+/// token's DER). Room for the token is measured by one request over a dummy
+/// digest first, so /Contents is sized from a real token, not a guess.
+pub fn sign_pdf_timestamped(
+    input: &[u8],
+    signer: &dyn Signer,
+    options: &SignOptions,
+    limits: &PdfLimits,
+    timestamp: impl Fn(&[u8; 32]) -> Result<Vec<u8>, super::SignError>,
+) -> Result<Signed, SignPdfError> {
+    let failed = |e: super::SignError| SignPdfError::Unsupported(format!("signing failed: {e}"));
+    let probe = timestamp(&[0; 32]).map_err(failed)?;
+    let mut options = options.clone();
+    // The token, its attribute's wrapping (OID, SET, SEQUENCE, [1]), and room
+    // for a token a few bytes longer (another serial or time precision).
+    options.reserve_extra += probe.len() + 64 + 128;
+    let pending = begin(input, signer, &options, limits)?;
+    let cms = cms::sign_detached(&pending.digest, signer).map_err(failed)?;
+    let value = super::tsa::signature_value(&cms).map_err(failed)?;
+    let token = timestamp(&super::tsa::sha256(&value)).map_err(failed)?;
+    let cms = super::tsa::add_signature_timestamp(&cms, &token).map_err(failed)?;
     complete(pending, &cms)
 }
 

@@ -376,6 +376,136 @@ fn keys_in_a_softhsm2_token_sign_files_pyhanko_accepts() {
     }
 }
 
+/// A process killed when dropped.
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// tests/pades/certomancer.yml and keys-dev's keys in a temp dir (Certomancer
+/// reads keys only from under its config's directory).
+fn certomancer_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("keys")).expect("keys dir");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        here.join("tests/pades/certomancer.yml"),
+        dir.path().join("certomancer.yml"),
+    )
+    .expect("config");
+    for entry in std::fs::read_dir(keys()).expect("keys-dev").flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.ends_with(".key.pem") {
+            std::fs::copy(entry.path(), dir.path().join("keys").join(&name)).expect("copy key");
+        }
+    }
+    dir
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// PAdES B-T: `--tsa` with Certomancer as the time-stamping authority; pyHanko
+/// judges the signature valid with a trusted, intact time-stamp. An
+/// unreachable TSA is a one-line refusal with no output.
+#[test]
+fn b_t_signatures_carry_a_time_stamp_pyhanko_accepts() {
+    if !have_pyhanko() || !have_tool("certomancer") {
+        return;
+    }
+    let dir = certomancer_dir();
+    let port = free_port();
+    let _tsa = Kill(
+        Command::new("certomancer")
+            .current_dir(dir.path())
+            .args([
+                "--config",
+                "certomancer.yml",
+                "animate",
+                "--port",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start certomancer"),
+    );
+    let root = dir.path().join("tsa-root.pem");
+    let o = Command::new("certomancer")
+        .current_dir(dir.path())
+        .args(["--config", "certomancer.yml", "summon", "demo", "root"])
+        .arg(&root)
+        .output()
+        .expect("summon");
+    assert!(o.status.success(), "{o:?}");
+    let roots = dir.path().join("roots.pem");
+    let mut bundle = std::fs::read(keys().join("root-ca.cert.pem")).expect("root");
+    bundle.extend(std::fs::read(&root).expect("tsa root"));
+    std::fs::write(&roots, bundle).expect("roots");
+    let input = dir.path().join("in.pdf");
+    std::fs::write(&input, congvan::pdf::sample::sample_pdf("Thông báo", 1)).expect("write");
+    let url = format!("http://127.0.0.1:{port}/demo/tsa/tsa");
+    let run = |url: &str, out: &Path| {
+        let k = keys();
+        Command::new(bin())
+            .args(["pdf", "sign", "--key"])
+            .arg(k.join("lanhdao.key.pem"))
+            .arg("--cert")
+            .arg(k.join("lanhdao.cert.pem"))
+            .arg("--chain")
+            .arg(k.join("chain.pem"))
+            .args(["--tsa", url])
+            .arg(&input)
+            .arg(out)
+            .output()
+            .expect("run")
+    };
+    let out = dir.path().join("bt.pdf");
+    let mut o = run(&url, &out);
+    for _ in 0..50 {
+        if o.status.success() {
+            break;
+        }
+        // Certomancer may still be starting.
+        std::thread::sleep(Duration::from_millis(200));
+        o = run(&url, &out);
+    }
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pades/validate.py");
+    let judged = Command::new("python3")
+        .arg(script)
+        .arg(&roots)
+        .arg(&out)
+        .stderr(Stdio::null())
+        .output()
+        .expect("python3");
+    let v: Value = serde_json::from_slice(&judged.stdout).expect("json");
+    let s = &v["signatures"]["Signature1"];
+    assert_eq!(s["valid"], true, "{v}");
+    assert_eq!(s["timestamp"]["intact"], true, "{v}");
+    assert_eq!(s["timestamp"]["trusted"], true, "{v}");
+    let unreachable = dir.path().join("none.pdf");
+    let o = run(
+        &format!("http://127.0.0.1:{}/tsa", free_port()),
+        &unreachable,
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot be reached") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(!unreachable.exists());
+}
+
 /// Two-phase signing against a Cloud Signature Consortium server
 /// (certomancer-csc-dummy): `pdf prepare` gives the hash, the server's
 /// credentials/authorize and signatures/signHash sign it, `pdf finish`

@@ -1,12 +1,13 @@
 """Judges PDF signatures with pyHanko, many files in ONE process.
 
-Usage: python3 validate.py ROOT.pem FILE.pdf [FILE.pdf ...]
+Usage: python3 validate.py ROOTS.pem FILE.pdf [FILE.pdf ...]
 Prints one JSON object per file on stdout:
   {"file": ..., "error": null | "...", "signatures": {field: summary}}
 where summary is {"valid": bool, "intact": bool, "trusted": bool,
-"coverage": "ENTIRE_FILE" | ..., "modification_level": "NONE" | ...}.
-Reading is non-strict; the only trust anchor is ROOT.pem; no revocation
-checks (B-B, offline).
+"coverage": "ENTIRE_FILE" | ..., "modification_level": "NONE" | ...,
+"timestamp": null | {"intact", "trusted"}}.
+Reading is non-strict; the only trust anchors are the certificates in
+ROOTS.pem (one or more); no revocation checks (offline).
 """
 import json
 import sys
@@ -17,15 +18,15 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 
-def load_root(path):
+def load_roots(path):
     with open(path, "rb") as f:
         data = f.read()
-    if pem.detect(data):
-        _, _, data = pem.unarmor(data)
-    return x509.Certificate.load(data)
+    if not pem.detect(data):
+        return [x509.Certificate.load(data)]
+    return [x509.Certificate.load(der) for _, _, der in pem.unarmor(data, multiple=True)]
 
 
-def judge(path, root):
+def judge(path, roots):
     out = {"file": path, "error": None, "signatures": {}}
     try:
         with open(path, "rb") as f:
@@ -33,9 +34,12 @@ def judge(path, root):
             for sig in reader.embedded_signatures:
                 name = sig.field_name
                 try:
-                    ctx = ValidationContext(trust_roots=[root], allow_fetching=False,
+                    ctx = ValidationContext(trust_roots=roots, allow_fetching=False,
                                             revocation_mode="soft-fail")
-                    st = validate_pdf_signature(sig, ctx)
+                    ts_ctx = ValidationContext(trust_roots=roots, allow_fetching=False,
+                                               revocation_mode="soft-fail")
+                    st = validate_pdf_signature(sig, ctx, ts_validation_context=ts_ctx)
+                    ts = st.timestamp_validity
                     out["signatures"][name] = {
                         "valid": bool(st.bottom_line),
                         "intact": bool(st.intact),
@@ -43,6 +47,9 @@ def judge(path, root):
                         "coverage": st.coverage.name if st.coverage else None,
                         "modification_level": st.modification_level.name
                         if st.modification_level else None,
+                        "timestamp": None if ts is None else {
+                            "intact": bool(ts.intact), "trusted": bool(ts.trusted),
+                            "at": ts.timestamp.isoformat()},
                     }
                 except Exception as e:  # one signature's failure, not the file's
                     out["signatures"][name] = {"valid": False, "error": repr(e)[:300]}
@@ -52,9 +59,9 @@ def judge(path, root):
 
 
 def main():
-    root = load_root(sys.argv[1])
+    roots = load_roots(sys.argv[1])
     for path in sys.argv[2:]:
-        print(json.dumps(judge(path, root)), flush=True)
+        print(json.dumps(judge(path, roots)), flush=True)
 
 
 if __name__ == "__main__":
