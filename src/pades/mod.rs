@@ -8,6 +8,7 @@ mod error;
 pub mod oid;
 pub mod sign;
 pub mod signer;
+pub mod verify;
 pub mod writer;
 
 pub use error::SignError;
