@@ -431,10 +431,14 @@ fn verify_one(
     }
 
     // 4. What came after the signed revision.
+    let mut modified_why = String::new();
     j.report.modifications = match j.report.coverage {
         Coverage::EntireFile => Modifications::None,
         Coverage::EntireRevision => match modifications(&bytes[..end], doc, limits) {
-            Ok(m) => m,
+            Ok((m, why)) => {
+                modified_why = why;
+                m
+            }
             Err(why) => {
                 j.report.modifications = Modifications::Other;
                 return format(j, &why);
@@ -451,7 +455,10 @@ fn verify_one(
         return j.fail(
             Indication::TotalFailed,
             None,
-            "a later revision changed the document beyond form filling and annotations",
+            format!(
+                "a later revision changed the document beyond form filling and annotations \
+                 ({modified_why})"
+            ),
         );
     }
 
@@ -939,7 +946,7 @@ fn modifications(
     signed: &[u8],
     now: &Document,
     limits: &PdfLimits,
-) -> Result<Modifications, String> {
+) -> Result<(Modifications, String), String> {
     let (_, mut old) = crate::pdf::open(signed, limits)
         .map_err(|e| format!("the signed revision cannot be read: {e}"))?;
     newest_compressed_objects(&mut old);
@@ -948,10 +955,10 @@ fn modifications(
     let root = |d: &Document| d.trailer.get(b"Root").and_then(Object::as_reference).ok();
     let info = |d: &Document| d.trailer.get(b"Info").and_then(Object::as_reference).ok();
     let (Some(old_root), Some(new_root)) = (root(&old), root(now)) else {
-        return Ok(Modifications::Other);
+        return Ok((Modifications::Other, "a revision has no catalog".into()));
     };
     if old_root != new_root {
-        return Ok(Modifications::Other);
+        return Ok((Modifications::Other, "the catalog was replaced".into()));
     }
     // Objects with special roles in the new file.
     let catalog = now.get_object(new_root).and_then(Object::as_dict).ok();
@@ -984,7 +991,10 @@ fn modifications(
             (Some(b), Some(a)) if b == a => {}
             (Some(b), None) => {
                 if !is_structural_stream(b) {
-                    return Ok(Modifications::Other);
+                    return Ok((
+                        Modifications::Other,
+                        format!("object {} {} was deleted", id.0, id.1),
+                    ));
                 }
             }
             (None, Some(a)) => match annotation_kind(a) {
@@ -997,9 +1007,9 @@ fn modifications(
                     continue;
                 }
                 let m = if id == new_root {
-                    dict_change(b, a, &[b"AcroForm", b"DSS", b"Metadata"])
+                    catalog_change(b, a, &old, now)
                 } else if Some(id) == acroform_ref {
-                    dict_change(b, a, &[b"Fields", b"SigFlags", b"DR", b"NeedAppearances"])
+                    acroform_change(Some(b), a, &old, now)
                 } else if Some(id) == fields_ref {
                     array_growth(b, a, &old, now, true).max(Modifications::FormFilling)
                 } else if annots_arrays.contains(&id) {
@@ -1016,14 +1026,17 @@ fn modifications(
                     }
                 };
                 if m == Modifications::Other {
-                    return Ok(Modifications::Other);
+                    return Ok((
+                        Modifications::Other,
+                        format!("object {} {} changed", id.0, id.1),
+                    ));
                 }
                 raise(m);
             }
             (None, None) => {}
         }
     }
-    Ok(level)
+    Ok((level, String::new()))
 }
 
 /// Cross-reference streams and object streams: containers, judged by what
@@ -1070,6 +1083,78 @@ fn dict_change(before: &Object, after: &Object, allowed: &[&[u8]]) -> Modificati
         }
     }
     Modifications::FormFilling
+}
+
+/// The catalog: only /AcroForm (itself judged), /DSS, /Metadata, and
+/// /Version and /Extensions (pyHanko declares the ESIC extension when it
+/// signs) may change.
+fn catalog_change(
+    before: &Object,
+    after: &Object,
+    old: &Document,
+    now: &Document,
+) -> Modifications {
+    let allowed: &[&[u8]] = &[b"AcroForm", b"DSS", b"Metadata", b"Version", b"Extensions"];
+    if dict_change(before, after, allowed) == Modifications::Other {
+        return Modifications::Other;
+    }
+    let form = |o: &Object| {
+        o.as_dict()
+            .ok()
+            .and_then(|d| d.get(b"AcroForm").ok())
+            .cloned()
+    };
+    match (form(before), form(after)) {
+        (b, Some(a)) if b.as_ref() != Some(&a) => {
+            let b = b.as_ref().and_then(|b| deref_dict(old, b)).cloned();
+            let Some(a) = deref_dict(now, &a).cloned() else {
+                return Modifications::Other;
+            };
+            acroform_change(
+                b.map(Object::Dictionary).as_ref(),
+                &Object::Dictionary(a),
+                old,
+                now,
+            )
+            .max(Modifications::FormFilling)
+        }
+        (Some(_), None) => Modifications::Other,
+        _ => Modifications::FormFilling,
+    }
+}
+
+/// The AcroForm: only /Fields (gaining fields), /SigFlags, /DR and
+/// /NeedAppearances may change.
+fn acroform_change(
+    before: Option<&Object>,
+    after: &Object,
+    old: &Document,
+    now: &Document,
+) -> Modifications {
+    let empty = Object::Dictionary(Dictionary::new());
+    let before = before.unwrap_or(&empty);
+    if dict_change(
+        before,
+        after,
+        &[b"Fields", b"SigFlags", b"DR", b"NeedAppearances"],
+    ) == Modifications::Other
+    {
+        return Modifications::Other;
+    }
+    let fields = |o: &Object| {
+        o.as_dict()
+            .ok()
+            .and_then(|d| d.get(b"Fields").ok())
+            .cloned()
+    };
+    match (fields(before), fields(after)) {
+        (b, Some(a)) if b.as_ref() != Some(&a) => {
+            array_growth(&b.unwrap_or(Object::Array(Vec::new())), &a, old, now, true)
+                .max(Modifications::FormFilling)
+        }
+        (Some(_), None) => Modifications::Other,
+        _ => Modifications::FormFilling,
+    }
 }
 
 /// A page whose only change is /Annots gaining entries.
