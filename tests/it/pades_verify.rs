@@ -11,8 +11,14 @@ use crate::helpers::{bin, have_pyhanko, have_tool, keys, pyhanko};
 
 /// Signs `input` into `output` with `dir`/`key`.{key,cert}.pem and `dir`/chain.pem.
 fn sign_with(dir: &Path, key: &str, input: &Path, output: &Path) {
+    sign_with_flags(dir, key, &[], input, output);
+}
+
+fn sign_with_flags(dir: &Path, key: &str, flags: &[&str], input: &Path, output: &Path) {
     let o = Command::new(bin())
-        .args(["pdf", "sign", "--key"])
+        .args(["pdf", "sign"])
+        .args(flags)
+        .arg("--key")
         .arg(dir.join(format!("{key}.key.pem")))
         .arg("--cert")
         .arg(dir.join(format!("{key}.cert.pem")))
@@ -233,6 +239,47 @@ fn verify_a_changed_byte_is_a_hash_failure() {
     let p = &judged[&tampered]["signatures"]["Signature1"];
     assert_eq!(p["valid"], false, "{p}");
     assert_eq!(p["intact"], false, "{p}");
+}
+
+#[test]
+fn verify_a_changed_signature_value_is_a_crypto_failure() {
+    if !have_pyhanko() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let signed = dir.path().join("pss.pdf");
+    sign_with_flags(&keys(), "lanhdao", &["--pss"], &sample(dir.path()), &signed);
+    let (code, json) = verify_dev(&signed);
+    assert_eq!(code, 0, "{json}");
+    assert_passed(only(&json), "entire_file", "none");
+
+    // The signature value is the last element of the DER in /Contents (no
+    // unsigned attributes): change its last byte. /Contents is outside the
+    // ByteRange, so the digest still matches.
+    let mut bytes = std::fs::read(&signed).expect("read");
+    let open = bytes
+        .windows(11)
+        .rposition(|w| w == b"/Contents <")
+        .expect("/Contents")
+        + 11;
+    let hex = |at: usize| {
+        u32::from_str_radix(std::str::from_utf8(&bytes[at..at + 4]).expect("hex"), 16).expect("hex")
+    };
+    assert_eq!(&bytes[open..open + 4], b"3082", "a long-form DER length");
+    let der_len = 4 + hex(open + 4) as usize;
+    let last = open + 2 * (der_len - 1);
+    bytes[last + 1] = if bytes[last + 1] == b'0' { b'1' } else { b'0' };
+    let broken = dir.path().join("broken.pdf");
+    std::fs::write(&broken, &bytes).expect("write");
+    let (code, json) = verify_dev(&broken);
+    assert_eq!(code, 1, "{json}");
+    let s = only(&json);
+    assert_eq!(s["indication"], "TOTAL-FAILED", "{s}");
+    assert_eq!(s["sub_indication"], "SIG_CRYPTO_FAILURE", "{s}");
+    assert_eq!(s["intact"], true, "{s}");
+    let judged = pyhanko(std::slice::from_ref(&broken));
+    let p = &judged[&broken]["signatures"]["Signature1"];
+    assert_eq!(p["valid"], false, "{p}");
 }
 
 #[test]
