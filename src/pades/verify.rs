@@ -355,7 +355,7 @@ fn verify_one(
     else {
         return format(j, "the /ByteRange is not four non-negative integers");
     };
-    let end = b.checked_add(c).unwrap_or(usize::MAX);
+    let end = b.saturating_add(c);
     if zero != 0 || a >= b || end > bytes.len() || b - a < 2 {
         return format(
             j,
@@ -663,9 +663,8 @@ fn parse_cms(der_bytes: &[u8]) -> Result<ParsedCms, String> {
         .iter()
         .find(|c| identifies(&signer_info.sid, c))
         .cloned();
-    let signing_certificate_matches = match single(oid::ID_AA_SIGNING_CERTIFICATE_V2) {
-        None => None,
-        Some(v) => Some(match (v.decode_as::<SigningCertificateV2>(), &signer) {
+    let signing_certificate_matches = single(oid::ID_AA_SIGNING_CERTIFICATE_V2).map(|v| {
+        match (v.decode_as::<SigningCertificateV2>(), &signer) {
             (Ok(sc), Some(cert)) => sc.certs.first().is_some_and(|id| {
                 let hash_alg = id.hash_algorithm.as_ref().map_or(oid::ID_SHA256, |h| h.oid);
                 let algorithm = if hash_alg == oid::ID_SHA256 {
@@ -682,8 +681,8 @@ fn parse_cms(der_bytes: &[u8]) -> Result<ParsedCms, String> {
                 })
             }),
             _ => false,
-        }),
-    };
+        }
+    });
     Ok(ParsedCms {
         signer_info: signer_info.clone(),
         signed_attrs_der,
