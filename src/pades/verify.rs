@@ -6,7 +6,7 @@
 //!
 //! 1. the ByteRange starts at 0 and its gap is exactly the /Contents hex
 //!    string (else INDETERMINATE/FORMAT_FAILURE);
-//! 2. SHA-256 of the covered bytes equals the message-digest attribute
+//! 2. the digest (SHA-256, -384 or -512) of the covered bytes equals the message-digest attribute
 //!    (else TOTAL-FAILED/HASH_FAILURE, `intact` false);
 //! 3. the signature over the DER SET of the signed attributes verifies with
 //!    the signer certificate's key (else TOTAL-FAILED/SIG_CRYPTO_FAILURE);
@@ -372,9 +372,6 @@ fn verify_one(
     if contents != Some(cms_der.as_slice()) {
         return format(j, "the /ByteRange gap is not this signature's /Contents");
     }
-    if sig.get(b"SubFilter").and_then(Object::as_name).ok() == Some(&b"ETSI.RFC3161"[..]) {
-        return format(j, "document time-stamps are not verified yet");
-    }
     let mut j = j;
     j.report.coverage = if end == bytes.len() {
         Coverage::EntireFile
@@ -383,6 +380,9 @@ fn verify_one(
     } else {
         Coverage::Partial
     };
+    if sig.get(b"SubFilter").and_then(Object::as_name).ok() == Some(&b"ETSI.RFC3161"[..]) {
+        return format(j, "document time-stamps are not verified yet");
+    }
 
     // 2. The CMS and the digest.
     let parsed = match parse_cms(&cms_der) {
@@ -390,7 +390,7 @@ fn verify_one(
         Err(why) => return format(j, &why),
     };
     j.report.signer = parsed.signer.as_ref().map(summary);
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut ctx = ring::digest::Context::new(parsed.digest_algorithm);
     ctx.update(&bytes[..a]);
     ctx.update(&bytes[b..end]);
     if ctx.finish().as_ref() != parsed.message_digest.as_slice() {
@@ -410,17 +410,29 @@ fn verify_one(
             "the CMS does not carry the signer's certificate",
         );
     };
-    if let Err(why) = verify_signature(
+    match verify_signature(
         &signer.tbs_certificate.subject_public_key_info,
         &parsed.signer_info.signature_algorithm,
         &parsed.signed_attrs_der,
         parsed.signer_info.signature.as_bytes(),
     ) {
-        return j.fail(
-            Indication::TotalFailed,
-            Some("SIG_CRYPTO_FAILURE"),
-            format!("the signature does not verify: {why}"),
-        );
+        Ok(()) => {}
+        Err(SigFailure::Wrong) => {
+            return j.fail(
+                Indication::TotalFailed,
+                Some("SIG_CRYPTO_FAILURE"),
+                "the signature value does not verify with the signer's key",
+            );
+        }
+        // ETSI EN 319 102-1 has no code for "this verifier cannot check
+        // that algorithm"; the signature is neither passed nor failed.
+        Err(SigFailure::Unsupported(what)) => {
+            return j.fail(
+                Indication::Indeterminate,
+                Some("FORMAT_FAILURE"),
+                format!("unsupported signature: {what}"),
+            );
+        }
     }
     if let Some(false) = parsed.signing_certificate_matches {
         return j.fail(
@@ -598,6 +610,7 @@ struct ParsedCms {
     signer_info: SignerInfo,
     signed_attrs_der: Vec<u8>,
     message_digest: Vec<u8>,
+    digest_algorithm: &'static ring::digest::Algorithm,
     certificates: Vec<Certificate>,
     signer: Option<Certificate>,
     /// None when there is no signing-certificate-v2 attribute.
@@ -621,12 +634,28 @@ fn parse_cms(der_bytes: &[u8]) -> Result<ParsedCms, String> {
     let (Some(signer_info), None) = (infos.next(), infos.next()) else {
         return Err("the CMS does not hold exactly one SignerInfo".into());
     };
-    if signer_info.digest_alg.oid != oid::ID_SHA256 {
+    let digest = signer_info.digest_alg.oid;
+    let (digest_algorithm, rsa_with_digest) = if digest == oid::ID_SHA256 {
+        (&ring::digest::SHA256, oid::SHA256_WITH_RSA_ENCRYPTION)
+    } else if digest == oid::ID_SHA384 {
+        (&ring::digest::SHA384, oid::SHA384_WITH_RSA_ENCRYPTION)
+    } else if digest == oid::ID_SHA512 {
+        (&ring::digest::SHA512, oid::SHA512_WITH_RSA_ENCRYPTION)
+    } else {
         return Err(format!(
-            "the digest algorithm {} is not supported (SHA-256 is)",
-            signer_info.digest_alg.oid
+            "the digest algorithm {digest} is not supported (SHA-256, SHA-384 and SHA-512 are)"
         ));
+    };
+    if signed_data.encap_content_info.econtent.is_some() {
+        return Err("a detached signature must not encapsulate content".into());
     }
+    let mut signer_info = signer_info.clone();
+    // rsaEncryption as the signature algorithm: PKCS#1 v1.5 with the digest
+    // algorithm's hash.
+    if signer_info.signature_algorithm.oid == oid::RSA_ENCRYPTION {
+        signer_info.signature_algorithm.oid = rsa_with_digest;
+    }
+    let signer_info = &signer_info;
     let Some(attrs) = &signer_info.signed_attrs else {
         return Err("the SignerInfo has no signed attributes".into());
     };
@@ -687,6 +716,7 @@ fn parse_cms(der_bytes: &[u8]) -> Result<ParsedCms, String> {
         signer_info: signer_info.clone(),
         signed_attrs_der,
         message_digest,
+        digest_algorithm,
         certificates,
         signer,
         signing_certificate_matches,
@@ -722,20 +752,30 @@ struct PssParams {
     trailer_field: Option<u32>,
 }
 
+/// Why a signature does not verify.
+#[derive(Debug)]
+enum SigFailure {
+    /// An algorithm, key type or parameter set we cannot check.
+    Unsupported(String),
+    /// The signature value is wrong for the message and key.
+    Wrong,
+}
+
 /// Verifies `signature` over `message` with the key of `spki`, by the
-/// algorithm `algorithm` names (ring: RSA PKCS#1 v1.5 and PSS, ECDSA).
+/// algorithm `algorithm` names (ring: RSA PKCS#1 v1.5 and PSS, ECDSA, Ed25519).
 fn verify_signature(
     spki: &SubjectPublicKeyInfoOwned,
     algorithm: &AlgorithmIdentifierOwned,
     message: &[u8],
     signature: &[u8],
-) -> Result<(), String> {
+) -> Result<(), SigFailure> {
+    let unsupported = |m: String| SigFailure::Unsupported(m);
     let key_type = spki.algorithm.oid;
     let key = spki.subject_public_key.raw_bytes();
     let alg = algorithm.oid;
     let rsa_key = key_type == oid::RSA_ENCRYPTION || key_type == oid::ID_RSASSA_PSS;
     let scheme: &dyn rs::VerificationAlgorithm = if rsa_key
-        && (alg == oid::SHA256_WITH_RSA_ENCRYPTION || alg == oid::RSA_ENCRYPTION)
+        && alg == oid::SHA256_WITH_RSA_ENCRYPTION
     {
         &rs::RSA_PKCS1_2048_8192_SHA256
     } else if rsa_key && alg == oid::SHA384_WITH_RSA_ENCRYPTION {
@@ -747,7 +787,7 @@ fn verify_signature(
             .parameters
             .as_ref()
             .and_then(|p| p.decode_as::<PssParams>().ok())
-            .ok_or("RSASSA-PSS without readable parameters")?;
+            .ok_or_else(|| unsupported("RSASSA-PSS without readable parameters".into()))?;
         let hash = params.hash_algorithm.as_ref().map(|h| h.oid);
         let salt = params.salt_length.unwrap_or(20);
         let _ = (&params.mask_gen_algorithm, params.trailer_field);
@@ -756,9 +796,9 @@ fn verify_signature(
             (Some(h), 48) if h == oid::ID_SHA384 => &rs::RSA_PSS_2048_8192_SHA384,
             (Some(h), 64) if h == oid::ID_SHA512 => &rs::RSA_PSS_2048_8192_SHA512,
             _ => {
-                return Err(
+                return Err(unsupported(
                     "RSASSA-PSS parameters other than SHA-2 with a salt of the hash length".into(),
-                );
+                ));
             }
         }
     } else if key_type == oid::ID_EC_PUBLIC_KEY {
@@ -780,14 +820,18 @@ fn verify_signature(
             Some(c) if c == oid::SECP384R1 && alg == oid::ECDSA_WITH_SHA384 => {
                 &rs::ECDSA_P384_SHA384_ASN1
             }
-            _ => return Err(format!("unsupported ECDSA curve or algorithm {alg}")),
+            _ => return Err(unsupported(format!("ECDSA curve or algorithm {alg}"))),
         }
+    } else if key_type == oid::ID_ED25519 && alg == oid::ID_ED25519 {
+        &rs::ED25519
     } else {
-        return Err(format!("unsupported algorithm {alg} with a {key_type} key"));
+        return Err(unsupported(format!(
+            "algorithm {alg} with a {key_type} key"
+        )));
     };
     rs::UnparsedPublicKey::new(scheme, key)
         .verify(message, signature)
-        .map_err(|_| "the signature value is wrong".to_string())
+        .map_err(|_| SigFailure::Wrong)
 }
 
 /// Whether `issuer` signed `cert`: the names chain and the signature verifies.
