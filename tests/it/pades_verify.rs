@@ -520,3 +520,79 @@ fn verify_an_unreadable_file_exits_2_with_one_line() {
         assert!(lines[0].starts_with("congvan: "), "{stderr}");
     }
 }
+
+/// Files we sign whose signature we do not find again: lopdf's view of the
+/// signed file (probably its recovery from the original's object at offset
+/// 0) has no /AcroForm. pyHanko finds and validates the signature. The
+/// verifier fails closed there (exit 1, no signature).
+const VERIFY_KNOWN_GAPS: &[&str] = &["qpdf__zero-offset.pdf"];
+
+#[test]
+fn verify_every_corpus_file_we_sign_passes() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pdf");
+    if !corpus.join("MANIFEST.tsv").exists() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("the corpus ../shared/corpus/pdf is required in CI");
+        }
+        eprintln!("SKIPPED: no corpus at {}", corpus.display());
+        return;
+    }
+    let k = keys();
+    let out = tempfile::tempdir().expect("temp dir");
+    let mut passed = 0;
+    let mut failed = Vec::new();
+    let mut names: Vec<String> = std::fs::read_dir(&corpus)
+        .expect("corpus")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".pdf"))
+        .collect();
+    names.sort();
+    for name in names {
+        let output = out.path().join(&name);
+        let o = Command::new(bin())
+            .args(["pdf", "sign", "--key"])
+            .arg(k.join("lanhdao.key.pem"))
+            .arg("--cert")
+            .arg(k.join("lanhdao.cert.pem"))
+            .arg("--chain")
+            .arg(k.join("chain.pem"))
+            .arg(corpus.join(&name))
+            .arg(&output)
+            .output()
+            .expect("sign");
+        if !o.status.success() {
+            continue; // refusals are the signer's tests' business
+        }
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        let field = stdout
+            .split('"')
+            .nth(1)
+            .expect("the field name")
+            .to_string();
+        let (_, json, stderr) = verify(
+            &output,
+            &[&k.join("root-ca.cert.pem"), &k.join("intermediate-ca.crl")],
+            &["--trust", "--crl"],
+        );
+        let ours = json["signatures"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["field"] == field.as_str()));
+        match ours {
+            Some(s)
+                if s["indication"] == "TOTAL-PASSED"
+                    && s["coverage"] == "entire_file"
+                    && s["modifications"] == "none" =>
+            {
+                passed += 1
+            }
+            other => failed.push(format!("{name}: {other:?} {stderr}")),
+        }
+    }
+    let gaps: Vec<&str> = failed
+        .iter()
+        .map(|f| f.split(':').next().unwrap_or_default())
+        .collect();
+    assert_eq!(gaps, VERIFY_KNOWN_GAPS, "{failed:#?}");
+    assert!(passed > 150, "only {passed} signed files verified");
+    eprintln!("{passed} corpus files signed and verified TOTAL-PASSED");
+}
