@@ -521,10 +521,11 @@ fn verify_an_unreadable_file_exits_2_with_one_line() {
     }
 }
 
-/// Files we sign whose signature we do not find again: lopdf's view of the
-/// signed file (probably its recovery from the original's object at offset
-/// 0) has no /AcroForm. pyHanko finds and validates the signature. The
-/// verifier fails closed there (exit 1, no signature).
+/// Files we sign whose signature we do not find again: lopdf reads the
+/// signed qpdf__zero-offset.pdf (whose first revision has an in-use object
+/// at offset 0) with the FIRST revision's catalog, although its xref entry
+/// points at the new one, so no /AcroForm. pyHanko finds and validates the
+/// signature. The verifier fails closed there (exit 1, no signature).
 const VERIFY_KNOWN_GAPS: &[&str] = &["qpdf__zero-offset.pdf"];
 
 #[test]
