@@ -259,6 +259,23 @@ enum PdfCommand {
         session: PathBuf,
         output: PathBuf,
     },
+    /// Verify every signature of FILE.pdf (ETSI EN 319 102-1 indications):
+    /// exit 0 when every signature is TOTAL-PASSED, 1 when one is not or
+    /// there is none, 2 when the file cannot be read. Never uses the network.
+    Verify {
+        /// A trust anchor (PEM or DER certificate); repeatable. Without
+        /// one, no chain is found.
+        #[arg(long = "trust", value_name = "ROOT.pem")]
+        trust: Vec<PathBuf>,
+        /// A CRL (DER or PEM) to check the signers' certificates against;
+        /// repeatable.
+        #[arg(long = "crl", value_name = "FILE")]
+        crl: Vec<PathBuf>,
+        /// Print exactly one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+        input: PathBuf,
+    },
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -634,6 +651,52 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 signed.pdf.len()
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Commands::Pdf {
+            command:
+                PdfCommand::Verify {
+                    trust,
+                    crl,
+                    json,
+                    input,
+                },
+        } => {
+            use congvan::pades::verify;
+            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+            let mut anchors = Vec::new();
+            for p in &trust {
+                anchors.extend(
+                    verify::read_certificates(&read(p)?)
+                        .map_err(|e| format!("{}: {e}", p.display()))?,
+                );
+            }
+            let mut crls = Vec::new();
+            for p in &crl {
+                crls.push(
+                    verify::read_crl(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?,
+                );
+            }
+            let pdf = read(&input)?;
+            let options = verify::VerifyOptions {
+                trust: anchors,
+                crls,
+                now: jiff::Timestamp::now(),
+            };
+            let report = tokio::task::spawn_blocking(move || {
+                verify::verify_pdf(&pdf, &options, &congvan::pdf::PdfLimits::default())
+            })
+            .await?
+            .map_err(|e| format!("{}: {e}", input.display()))?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", verify::render_text(&report));
+            }
+            Ok(if report.all_passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Commands::KeysDev { out, crl_base } => {
             let pki = tokio::task::spawn_blocking(move || {

@@ -11,6 +11,7 @@ pub mod pkcs11;
 pub mod sign;
 pub mod signer;
 pub mod tsa;
+pub mod verify;
 pub mod writer;
 
 pub use error::SignError;

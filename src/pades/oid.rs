@@ -46,3 +46,21 @@ pub const ID_ED25519: Oid = Oid::new_unwrap("1.3.101.112");
 pub const ID_ED448: Oid = Oid::new_unwrap("1.3.101.113");
 /// id-dsa (RFC 3279).
 pub const ID_DSA: Oid = Oid::new_unwrap("1.2.840.10040.4.1");
+
+/// id-sha384 and id-sha512 (RFC 5754).
+pub const ID_SHA384: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.2");
+pub const ID_SHA512: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.3");
+/// sha384WithRSAEncryption and sha512WithRSAEncryption (RFC 4055).
+pub const SHA384_WITH_RSA_ENCRYPTION: Oid = Oid::new_unwrap("1.2.840.113549.1.1.12");
+pub const SHA512_WITH_RSA_ENCRYPTION: Oid = Oid::new_unwrap("1.2.840.113549.1.1.13");
+/// ecdsa-with-SHA384 (RFC 5758).
+pub const ECDSA_WITH_SHA384: Oid = Oid::new_unwrap("1.2.840.10045.4.3.3");
+
+/// id-ce-subjectKeyIdentifier (RFC 5280).
+pub const ID_CE_SUBJECT_KEY_IDENTIFIER: Oid = Oid::new_unwrap("2.5.29.14");
+/// id-ce-cRLDistributionPoints (RFC 5280).
+pub const ID_CE_CRL_DISTRIBUTION_POINTS: Oid = Oid::new_unwrap("2.5.29.31");
+/// id-pe-authorityInfoAccess (RFC 5280).
+pub const ID_PE_AUTHORITY_INFO_ACCESS: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.1.1");
+/// id-ad-ocsp (RFC 5280): an OCSP responder in authorityInfoAccess.
+pub const ID_AD_OCSP: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1");

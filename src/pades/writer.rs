@@ -279,7 +279,7 @@ fn text_of(o: &Object) -> Option<String> {
 /// back in its old form. Puts back, for each object the newest
 /// cross-reference section places in an object stream, the copy from that
 /// very stream.
-fn newest_compressed_objects(doc: &mut Document) {
+pub(crate) fn newest_compressed_objects(doc: &mut Document) {
     let mut containers: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     for (&id, entry) in &doc.reference_table.entries {
         if let lopdf::xref::XrefEntry::Compressed { container, .. } = entry {

@@ -1,6 +1,11 @@
 //! Shared test helpers.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use serde_json::Value;
 
 use congvan::store::{ExpectedVersion, NewEvent, StreamAppend};
 use sqlx::Connection;
@@ -44,6 +49,46 @@ pub fn have_tool(name: &str) -> bool {
         eprintln!("SKIPPED: {name} is not installed");
     }
     found
+}
+
+/// The development PKI (keys-dev/).
+pub fn keys() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("keys-dev")
+}
+
+pub fn have_pyhanko() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import pyhanko.sign.validation"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("pyHanko is required in CI but cannot be imported");
+        }
+        eprintln!("SKIPPED: pyHanko is not installed (pip install pyHanko)");
+    }
+    ok
+}
+
+/// pyHanko's judgement of every signature of every file, in one process.
+pub fn pyhanko(files: &[PathBuf]) -> BTreeMap<PathBuf, Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pades/validate.py");
+    let o = Command::new("python3")
+        .arg(script)
+        .arg(keys().join("root-ca.cert.pem"))
+        .args(files)
+        .stderr(Stdio::null())
+        .output()
+        .expect("python3");
+    assert!(o.status.success(), "validate.py failed");
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("a JSON line");
+            (PathBuf::from(v["file"].as_str().expect("file")), v)
+        })
+        .collect()
 }
 
 pub const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432";

@@ -8,6 +8,7 @@ mod journey;
 mod keys_dev;
 mod ops;
 mod pades;
+mod pades_verify;
 mod projections;
 mod rebuild;
 mod schemas;

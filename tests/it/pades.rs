@@ -10,14 +10,13 @@
 //! kept — except the files in [`KNOWN_GAPS`], which are refused today and
 //! must stay exactly that list.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::helpers::{bin, have_pyhanko, have_tool, keys, pyhanko};
 use serde_json::Value;
-
-use crate::helpers::{bin, have_tool};
 
 /// Files pyHanko signs and we refuse, each for the reason given (lopdf
 /// cannot read them; pyHanko rebuilds their cross-references). The issue
@@ -37,25 +36,6 @@ const KNOWN_GAPS: &[&str] = &[
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pdf")
-}
-
-fn keys() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("keys-dev")
-}
-
-fn have_pyhanko() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import pyhanko.sign.validation"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("pyHanko is required in CI but cannot be imported");
-        }
-        eprintln!("SKIPPED: pyHanko is not installed (pip install pyHanko)");
-    }
-    ok
 }
 
 /// Runs `congvan pdf sign` with a deadline; kills it if it hangs.
@@ -95,26 +75,6 @@ fn sign(input: &Path, output: &Path, key: &str) -> (Option<i32>, String, String)
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-/// pyHanko's judgement of every signature of every file, in one process.
-fn pyhanko(files: &[PathBuf]) -> BTreeMap<PathBuf, Value> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pades/validate.py");
-    let o = Command::new("python3")
-        .arg(script)
-        .arg(keys().join("root-ca.cert.pem"))
-        .args(files)
-        .stderr(Stdio::null())
-        .output()
-        .expect("python3");
-    assert!(o.status.success(), "validate.py failed");
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("a JSON line");
-            (PathBuf::from(v["file"].as_str().expect("file")), v)
-        })
-        .collect()
 }
 
 fn pdfsig_judges_last_signature(file: &Path) -> Result<(), String> {
