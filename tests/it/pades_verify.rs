@@ -257,7 +257,8 @@ fn verify_a_changed_signature_value_is_a_crypto_failure() {
     // The signature value is the last element of the DER in /Contents (no
     // unsigned attributes): change its last byte. /Contents is outside the
     // ByteRange, so the digest still matches.
-    let mut bytes = std::fs::read(&signed).expect("read");
+    let original = std::fs::read(&signed).expect("read");
+    let mut bytes = original.clone();
     let open = bytes
         .windows(11)
         .rposition(|w| w == b"/Contents <")
@@ -633,7 +634,8 @@ fn sign_b_t(tsa: &CertomancerTsa, input: &Path, output: &Path) {
 /// intact but not trusted without it (the signature still TOTAL-PASSED),
 /// and a changed genTime inside the token (in /Contents, outside the
 /// ByteRange) makes the time-stamp not intact and the signature
-/// TOTAL-FAILED/HASH_FAILURE.
+/// TOTAL-FAILED/HASH_FAILURE; a changed byte of the TSA's signature value,
+/// TOTAL-FAILED/SIG_CRYPTO_FAILURE.
 #[test]
 fn verify_a_time_stamp_is_checked_and_its_tsa_chained() {
     if !have_tool("certomancer") {
@@ -696,7 +698,8 @@ fn verify_a_time_stamp_is_checked_and_its_tsa_chained() {
     }
 
     // The genTime's last seconds digit, changed in the /Contents hex.
-    let mut bytes = std::fs::read(&signed).expect("read");
+    let original = std::fs::read(&signed).expect("read");
+    let mut bytes = original.clone();
     let open = bytes
         .windows(11)
         .rposition(|w| w == b"/Contents <")
@@ -739,6 +742,33 @@ fn verify_a_time_stamp_is_checked_and_its_tsa_chained() {
     assert_eq!(s["intact"], true, "the PDF bytes still match: {s}");
     assert_eq!(s["timestamp"]["intact"], false, "{s}");
     assert_eq!(s["timestamp"]["trusted"], false, "{s}");
+
+    // The token is the last unsigned attribute of the only SignerInfo, and
+    // its signature value the last element of its own SignerInfo: the last
+    // byte of the DER in /Contents belongs to the TSA's signature.
+    assert_eq!(&der[..2], &[0x30, 0x82], "a long-form DER length");
+    let der_len = 4 + usize::from(u16::from_be_bytes([der[2], der[3]]));
+    let mut bytes = original;
+    let last = open + 2 * (der_len - 1) + 1;
+    bytes[last] = if bytes[last] == b'0' { b'1' } else { b'0' };
+    let forged = dir.join("forged.pdf");
+    std::fs::write(&forged, &bytes).expect("write");
+    let (code, json, _) = verify(
+        &forged,
+        &[&root, &tsa.root, &crl],
+        &["--trust", "--trust", "--crl"],
+    );
+    assert_eq!(code, 1, "{json}");
+    let s = only(&json);
+    assert_eq!(s["indication"], "TOTAL-FAILED", "{s}");
+    assert_eq!(s["sub_indication"], "SIG_CRYPTO_FAILURE", "{s}");
+    assert!(
+        s["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("time-stamp")),
+        "{s}"
+    );
+    assert_eq!(s["timestamp"]["intact"], false, "{s}");
 
     // The text report has one line for the time-stamp.
     let o = Command::new(bin())
