@@ -19,7 +19,7 @@ use super::oid;
 
 /// id-aa-signatureTimeStampToken.
 pub const ID_AA_SIGNATURE_TIME_STAMP_TOKEN: der::asn1::ObjectIdentifier =
-    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
+    oid::ID_AA_SIGNATURE_TIME_STAMP_TOKEN;
 
 fn fail(m: impl Into<String>) -> SignError {
     SignError::Signing(format!("time-stamp: {}", m.into()))

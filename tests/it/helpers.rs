@@ -184,3 +184,85 @@ macro_rules! on_sqlite_and_postgres {
         }
     )*};
 }
+
+/// A process killed when dropped.
+pub struct Kill(pub std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// tests/pades/certomancer.yml and keys-dev's keys in a temp dir (Certomancer
+/// reads keys only from under its config's directory).
+pub fn certomancer_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("keys")).expect("keys dir");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        here.join("tests/pades/certomancer.yml"),
+        dir.path().join("certomancer.yml"),
+    )
+    .expect("config");
+    for entry in std::fs::read_dir(keys()).expect("keys-dev").flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.ends_with(".key.pem") {
+            std::fs::copy(entry.path(), dir.path().join("keys").join(&name)).expect("copy key");
+        }
+    }
+    dir
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Certomancer (tests/pades/certomancer.yml) serving its TSA on a free
+/// port until dropped; `root` is its root certificate (PEM).
+pub struct CertomancerTsa {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub root: PathBuf,
+    _server: Kill,
+}
+
+impl CertomancerTsa {
+    pub fn start() -> CertomancerTsa {
+        let dir = certomancer_dir();
+        let port = free_port();
+        let server = Kill(
+            Command::new("certomancer")
+                .current_dir(dir.path())
+                .args([
+                    "--config",
+                    "certomancer.yml",
+                    "animate",
+                    "--port",
+                    &port.to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start certomancer"),
+        );
+        let root = dir.path().join("tsa-root.pem");
+        let o = Command::new("certomancer")
+            .current_dir(dir.path())
+            .args(["--config", "certomancer.yml", "summon", "demo", "root"])
+            .arg(&root)
+            .output()
+            .expect("summon");
+        assert!(o.status.success(), "{o:?}");
+        CertomancerTsa {
+            dir,
+            url: format!("http://127.0.0.1:{port}/demo/tsa/tsa"),
+            root,
+            _server: server,
+        }
+    }
+}

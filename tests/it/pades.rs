@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{bin, have_pyhanko, have_tool, keys, pyhanko};
+use crate::helpers::{
+    CertomancerTsa, Kill, bin, free_port, have_pyhanko, have_tool, keys, pyhanko,
+};
 use serde_json::Value;
 
 /// Files pyHanko signs and we refuse, each for the reason given (lopdf
@@ -336,43 +338,6 @@ fn keys_in_a_softhsm2_token_sign_files_pyhanko_accepts() {
     }
 }
 
-/// A process killed when dropped.
-struct Kill(std::process::Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// tests/pades/certomancer.yml and keys-dev's keys in a temp dir (Certomancer
-/// reads keys only from under its config's directory).
-fn certomancer_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir(dir.path().join("keys")).expect("keys dir");
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(
-        here.join("tests/pades/certomancer.yml"),
-        dir.path().join("certomancer.yml"),
-    )
-    .expect("config");
-    for entry in std::fs::read_dir(keys()).expect("keys-dev").flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if name.ends_with(".key.pem") {
-            std::fs::copy(entry.path(), dir.path().join("keys").join(&name)).expect("copy key");
-        }
-    }
-    dir
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// PAdES B-T: `--tsa` with Certomancer as the time-stamping authority; pyHanko
 /// judges the signature valid with a trusted, intact time-stamp. An
 /// unreachable TSA is a one-line refusal with no output.
@@ -381,38 +346,15 @@ fn b_t_signatures_carry_a_time_stamp_pyhanko_accepts() {
     if !have_pyhanko() || !have_tool("certomancer") {
         return;
     }
-    let dir = certomancer_dir();
-    let port = free_port();
-    let _tsa = Kill(
-        Command::new("certomancer")
-            .current_dir(dir.path())
-            .args([
-                "--config",
-                "certomancer.yml",
-                "animate",
-                "--port",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start certomancer"),
-    );
-    let root = dir.path().join("tsa-root.pem");
-    let o = Command::new("certomancer")
-        .current_dir(dir.path())
-        .args(["--config", "certomancer.yml", "summon", "demo", "root"])
-        .arg(&root)
-        .output()
-        .expect("summon");
-    assert!(o.status.success(), "{o:?}");
+    let tsa = CertomancerTsa::start();
+    let dir = &tsa.dir;
     let roots = dir.path().join("roots.pem");
     let mut bundle = std::fs::read(keys().join("root-ca.cert.pem")).expect("root");
-    bundle.extend(std::fs::read(&root).expect("tsa root"));
+    bundle.extend(std::fs::read(&tsa.root).expect("tsa root"));
     std::fs::write(&roots, bundle).expect("roots");
     let input = dir.path().join("in.pdf");
     std::fs::write(&input, congvan::pdf::sample::sample_pdf("Thông báo", 1)).expect("write");
-    let url = format!("http://127.0.0.1:{port}/demo/tsa/tsa");
+    let url = tsa.url.clone();
     let run = |url: &str, out: &Path| {
         let k = keys();
         Command::new(bin())
@@ -491,17 +433,7 @@ async fn two_phase_signing_with_a_csc_remote_signer() {
             std::fs::copy(entry.path(), dir.path().join("keys").join(&name)).expect("copy key");
         }
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+    let port = free_port();
     let _server = Kill(
         Command::new("certomancer-csc")
             .current_dir(dir.path())

@@ -3,11 +3,12 @@
 //! changed after signing — each judged against pyHanko where it has a say.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{bin, have_pyhanko, have_tool, keys, pyhanko};
+use crate::helpers::{CertomancerTsa, bin, have_pyhanko, have_tool, keys, pyhanko};
 
 /// Signs `input` into `output` with `dir`/`key`.{key,cert}.pem and `dir`/chain.pem.
 fn sign_with(dir: &Path, key: &str, input: &Path, output: &Path) {
@@ -256,7 +257,8 @@ fn verify_a_changed_signature_value_is_a_crypto_failure() {
     // The signature value is the last element of the DER in /Contents (no
     // unsigned attributes): change its last byte. /Contents is outside the
     // ByteRange, so the digest still matches.
-    let mut bytes = std::fs::read(&signed).expect("read");
+    let original = std::fs::read(&signed).expect("read");
+    let mut bytes = original.clone();
     let open = bytes
         .windows(11)
         .rposition(|w| w == b"/Contents <")
@@ -596,4 +598,191 @@ fn verify_every_corpus_file_we_sign_passes() {
     assert_eq!(gaps, VERIFY_KNOWN_GAPS, "{failed:#?}");
     assert!(passed > 150, "only {passed} signed files verified");
     eprintln!("{passed} corpus files signed and verified TOTAL-PASSED");
+}
+
+/// Signs `input` into `output` as PAdES B-T with keys-dev's lanhdao and
+/// `tsa` as the time-stamping authority (retrying while Certomancer starts).
+fn sign_b_t(tsa: &CertomancerTsa, input: &Path, output: &Path) {
+    let k = keys();
+    let run = || {
+        Command::new(bin())
+            .args(["pdf", "sign", "--key"])
+            .arg(k.join("lanhdao.key.pem"))
+            .arg("--cert")
+            .arg(k.join("lanhdao.cert.pem"))
+            .arg("--chain")
+            .arg(k.join("chain.pem"))
+            .args(["--tsa", &tsa.url])
+            .arg(input)
+            .arg(output)
+            .output()
+            .expect("run congvan pdf sign")
+    };
+    let mut o = run();
+    for _ in 0..50 {
+        if o.status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        o = run();
+    }
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A B-T signature (Certomancer as the TSA): the time-stamp intact and
+/// trusted when the TSA's root is a trust anchor (as pyHanko judges it),
+/// intact but not trusted without it (the signature still TOTAL-PASSED),
+/// and a changed genTime inside the token (in /Contents, outside the
+/// ByteRange) makes the time-stamp not intact and the signature
+/// TOTAL-FAILED/HASH_FAILURE; a changed byte of the TSA's signature value,
+/// TOTAL-FAILED/SIG_CRYPTO_FAILURE.
+#[test]
+fn verify_a_time_stamp_is_checked_and_its_tsa_chained() {
+    if !have_tool("certomancer") {
+        return;
+    }
+    let tsa = CertomancerTsa::start();
+    let dir = tsa.dir.path();
+    let signed = dir.join("bt.pdf");
+    sign_b_t(&tsa, &sample(dir), &signed);
+    let k = keys();
+    let (root, crl) = (k.join("root-ca.cert.pem"), k.join("intermediate-ca.crl"));
+
+    let (code, json, stderr) = verify(
+        &signed,
+        &[&root, &tsa.root, &crl],
+        &["--trust", "--trust", "--crl"],
+    );
+    assert_eq!(code, 0, "{json} {stderr}");
+    let s = only(&json);
+    assert_eq!(s["indication"], "TOTAL-PASSED", "{s}");
+    let ts = &s["timestamp"];
+    assert_eq!(ts["intact"], true, "{s}");
+    assert_eq!(ts["trusted"], true, "{s}");
+    assert!(ts["tsa"].as_str().is_some_and(|t| t.contains("TSA")), "{s}");
+    let time: jiff::Timestamp = ts["time"]
+        .as_str()
+        .expect("time")
+        .parse()
+        .expect("RFC 3339");
+    let skew = (jiff::Timestamp::now().as_second() - time.as_second()).abs();
+    assert!(skew < 60, "{s}");
+
+    // Without the TSA's root: intact, not trusted, the signature unchanged.
+    let (code, json, _) = verify(&signed, &[&root, &crl], &["--trust", "--crl"]);
+    assert_eq!(code, 0, "{json}");
+    let s = only(&json);
+    assert_eq!(s["indication"], "TOTAL-PASSED", "{s}");
+    assert_eq!(s["timestamp"]["intact"], true, "{s}");
+    assert_eq!(s["timestamp"]["trusted"], false, "{s}");
+
+    // pyHanko agrees on the valid file.
+    if have_pyhanko() {
+        let roots = dir.join("roots.pem");
+        let mut bundle = std::fs::read(&root).expect("root");
+        bundle.extend(std::fs::read(&tsa.root).expect("tsa root"));
+        std::fs::write(&roots, bundle).expect("roots");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pades/validate.py");
+        let judged = Command::new("python3")
+            .arg(script)
+            .arg(&roots)
+            .arg(&signed)
+            .stderr(Stdio::null())
+            .output()
+            .expect("python3");
+        let v: Value = serde_json::from_slice(&judged.stdout).expect("json");
+        let p = &v["signatures"]["Signature1"];
+        assert_eq!(p["valid"], true, "{v}");
+        assert_eq!(p["timestamp"]["intact"], true, "{v}");
+        assert_eq!(p["timestamp"]["trusted"], true, "{v}");
+    }
+
+    // The genTime's last seconds digit, changed in the /Contents hex.
+    let original = std::fs::read(&signed).expect("read");
+    let mut bytes = original.clone();
+    let open = bytes
+        .windows(11)
+        .rposition(|w| w == b"/Contents <")
+        .expect("/Contents")
+        + 11;
+    let close = open + bytes[open..].iter().position(|&b| b == b'>').expect(">");
+    let der: Vec<u8> = bytes[open..close]
+        .chunks(2)
+        .map(|c| u8::from_str_radix(std::str::from_utf8(c).expect("hex"), 16).expect("hex"))
+        .collect();
+    // id-ct-TSTInfo as the eContentType; the TSTInfo's first GeneralizedTime follows.
+    let tst_oid = [
+        0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x04,
+    ];
+    let after = der
+        .windows(tst_oid.len())
+        .position(|w| w == tst_oid)
+        .expect("id-ct-TSTInfo")
+        + tst_oid.len();
+    let gen_time = after
+        + der[after..]
+            .windows(3)
+            .position(|w| w[0] == 0x18 && (15..=24).contains(&w[1]) && w[2] == b'2')
+            .expect("genTime");
+    let seconds_digit = gen_time + 2 + 13;
+    let at = open + 2 * seconds_digit + 1;
+    assert!(bytes[at].is_ascii_digit(), "a digit's low nibble");
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    let broken = dir.join("broken.pdf");
+    std::fs::write(&broken, &bytes).expect("write");
+    let (code, json, _) = verify(
+        &broken,
+        &[&root, &tsa.root, &crl],
+        &["--trust", "--trust", "--crl"],
+    );
+    assert_eq!(code, 1, "{json}");
+    let s = only(&json);
+    assert_eq!(s["indication"], "TOTAL-FAILED", "{s}");
+    assert_eq!(s["sub_indication"], "HASH_FAILURE", "{s}");
+    assert_eq!(s["intact"], true, "the PDF bytes still match: {s}");
+    assert_eq!(s["timestamp"]["intact"], false, "{s}");
+    assert_eq!(s["timestamp"]["trusted"], false, "{s}");
+
+    // The token is the last unsigned attribute of the only SignerInfo, and
+    // its signature value the last element of its own SignerInfo: the last
+    // byte of the DER in /Contents belongs to the TSA's signature.
+    assert_eq!(&der[..2], &[0x30, 0x82], "a long-form DER length");
+    let der_len = 4 + usize::from(u16::from_be_bytes([der[2], der[3]]));
+    let mut bytes = original;
+    let last = open + 2 * (der_len - 1) + 1;
+    bytes[last] = if bytes[last] == b'0' { b'1' } else { b'0' };
+    let forged = dir.join("forged.pdf");
+    std::fs::write(&forged, &bytes).expect("write");
+    let (code, json, _) = verify(
+        &forged,
+        &[&root, &tsa.root, &crl],
+        &["--trust", "--trust", "--crl"],
+    );
+    assert_eq!(code, 1, "{json}");
+    let s = only(&json);
+    assert_eq!(s["indication"], "TOTAL-FAILED", "{s}");
+    assert_eq!(s["sub_indication"], "SIG_CRYPTO_FAILURE", "{s}");
+    assert!(
+        s["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("time-stamp")),
+        "{s}"
+    );
+    assert_eq!(s["timestamp"]["intact"], false, "{s}");
+
+    // The text report has one line for the time-stamp.
+    let o = Command::new(bin())
+        .args(["pdf", "verify", "--trust"])
+        .arg(&root)
+        .arg("--trust")
+        .arg(&tsa.root)
+        .arg("--crl")
+        .arg(&crl)
+        .arg(&signed)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&o.stdout);
+    let line: Vec<&str> = text.lines().filter(|l| l.contains("time-stamp:")).collect();
+    assert_eq!(line.len(), 1, "{text}");
+    assert!(line[0].contains("intact, trusted"), "{text}");
 }
