@@ -19,6 +19,11 @@ pub struct Settings {
     /// and the read models live in that PostgreSQL database instead of the
     /// data directory (which still holds PDFs, token.key and http.db).
     pub database_url: Option<SecretString>,
+    /// A folder of trust anchors for verifying signatures: its self-signed
+    /// certificates (*.pem, *.crt, *.cer, *.der) are the anchors, its *.crl
+    /// files the CRLs; other certificates in it are ignored. With `--demo`
+    /// and no setting, ./keys-dev when it exists.
+    pub trust_dir: Option<PathBuf>,
     /// Where the API listens.
     pub listen: String,
     /// Where Prometheus metrics are served (GET /metrics), apart from the
@@ -68,6 +73,7 @@ impl Default for Settings {
         Settings {
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            trust_dir: None,
             listen: "127.0.0.1:8080".into(),
             metrics_listen: "127.0.0.1:9464".into(),
             workers: 0,
@@ -209,6 +215,7 @@ fn known_keys() -> Vec<&'static str> {
     vec![
         "data_dir",
         "database_url",
+        "trust_dir",
         "listen",
         "metrics_listen",
         "workers",

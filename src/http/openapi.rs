@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use super::error::Problem;
-use super::routes::{admin, auth, commands, documents, health, lists};
+use super::routes::{admin, auth, commands, documents, health, lists, verify};
 
 /// Lets a `schemars` type stand in a `#[utoipa::path]` body: utoipa refers
 /// to it by name; [`document`] puts its schema under that name.
@@ -78,6 +78,7 @@ bridge! {
     admin::PasswordReset => "PasswordReset",
     admin::SigningTitles => "SigningTitles",
     documents::NewDocument => "NewDocument",
+    crate::pades::verify::Report => "VerifyReport",
     commands::RevisionNote => "RevisionNote",
 }
 
@@ -113,12 +114,25 @@ fn one<T: JsonSchema>(
     if let Value::Object(m) = &mut v {
         m.remove("$schema");
         m.remove("$defs");
+        // Definitions first met here are put at the definitions path too;
+        // they are all in `take_definitions` anyway.
+        m.remove("components");
         m.remove("title");
     }
     v
 }
 
 // The multipart forms: a JSON part and a PDF part.
+impl utoipa::PartialSchema for verify::VerifyForm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::Ref::from_schema_name("VerifyForm").into()
+    }
+}
+impl utoipa::ToSchema for verify::VerifyForm {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("VerifyForm")
+    }
+}
 impl utoipa::PartialSchema for documents::NewDocumentForm {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::Ref::from_schema_name("NewDocumentForm").into()
@@ -155,6 +169,7 @@ impl utoipa::ToSchema for commands::RevisionForm {
         commands::filing, commands::recall, commands::revisions, commands::reviews, commands::numbering,
         commands::dispatches,
         lists::inbox, lists::incoming_register, lists::outgoing_register, lists::stats,
+        verify::verify,
     ),
     modifiers(&Bearer),
     tags(
@@ -248,6 +263,17 @@ pub fn document() -> Value {
                     "description": "JSON: a NewDocument ({\"direction\": \"incoming\" | \"outgoing\", \"metadata\": {...}})"},
                 "file": {"type": "string", "contentMediaType": "application/pdf",
                     "description": "The PDF; omitted for secret documents"}
+            }
+        }),
+    );
+    schemas.insert(
+        "VerifyForm".into(),
+        json!({
+            "type": "object",
+            "required": ["file"],
+            "properties": {
+                "file": {"type": "string", "contentMediaType": "application/pdf",
+                    "description": "The PDF whose signatures to verify"}
             }
         }),
     );

@@ -82,7 +82,7 @@ pub struct VerifyOptions {
 }
 
 /// The report on every signature of a file.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub signatures: Vec<SignatureReport>,
 }
@@ -98,7 +98,7 @@ impl Report {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub enum Indication {
     #[serde(rename = "TOTAL-PASSED")]
     TotalPassed,
@@ -118,7 +118,7 @@ impl Indication {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Coverage {
     EntireFile,
@@ -142,7 +142,7 @@ pub enum Coverage {
 ///   /AS; /Info and XMP /Metadata, /DSS and its contents;
 /// - `annotations`: an existing non-widget annotation changed;
 /// - `other`: anything else, an object deleted included.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Modifications {
     None,
@@ -151,7 +151,7 @@ pub enum Modifications {
     Other,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Revocation {
     Good,
@@ -160,7 +160,7 @@ pub enum Revocation {
     NoSource,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct CertificateSummary {
     pub subject: String,
     pub issuer: String,
@@ -170,7 +170,7 @@ pub struct CertificateSummary {
     pub not_after: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct SignatureReport {
     pub field: String,
     pub indication: Indication,
@@ -190,7 +190,7 @@ pub struct SignatureReport {
 }
 
 /// What the signature time-stamp says and how it was judged.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct TimestampReport {
     /// The TSTInfo's genTime as RFC 3339 (null when it cannot be read).
     pub time: Option<String>,

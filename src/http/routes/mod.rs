@@ -7,6 +7,7 @@ pub mod commands;
 pub mod documents;
 pub mod health;
 pub mod lists;
+pub mod verify;
 
 use actix_web::error::PathError;
 use actix_web::http::header;
@@ -35,7 +36,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
                 .configure(admin::configure)
                 .configure(documents::configure)
                 .configure(commands::configure)
-                .configure(lists::configure),
+                .configure(lists::configure)
+                .configure(verify::configure),
         )
         .default_service(web::to(not_found));
 }

@@ -41,6 +41,8 @@ enum Body {
     Form(Value, Option<Vec<u8>>),
     /// Bytes as they are, with a Content-Type.
     Raw(&'static str, &'static [u8]),
+    /// multipart/form-data with only the PDF part `file`.
+    File(Vec<u8>),
 }
 
 struct Answer {
@@ -79,6 +81,15 @@ async fn call(app: &TestApp, token: Option<&str>, method: &str, path: &str, body
             req.multipart(form)
         }
         Body::Raw(content_type, bytes) => req.header(CONTENT_TYPE, *content_type).body(*bytes),
+        Body::File(bytes) => req.multipart(
+            reqwest::multipart::Form::new().part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes.clone())
+                    .file_name("signed.pdf")
+                    .mime_str("application/pdf")
+                    .expect("mime"),
+            ),
+        ),
     };
     let r = req.send().await.expect("the request is answered");
     let header = |name| {
@@ -288,6 +299,11 @@ fn protected_routes() -> Vec<(&'static str, &'static str, Body)> {
         ("GET", "/api/v1/registers/incoming/{year}", Body::None),
         ("GET", "/api/v1/registers/outgoing/{year}", Body::None),
         ("GET", "/api/v1/stats", Body::None),
+        (
+            "POST",
+            "/api/v1/verify",
+            Body::File(sample_pdf("Kiem tra chu ky", 1)),
+        ),
     ]
 }
 
@@ -622,6 +638,9 @@ async fn administration_registers_and_statistics_follow_roles() {
         bare("GET", "/api/v1/stats?unit=KT",           [200, 200, 403, 403, 200, 200, 403]),
         bare("GET", "/api/v1/inbox",                   [200, 200, 200, 200, 200, 200, 200]),
         bare("GET", "/api/v1/me",                      [200, 200, 200, 200, 200, 200, 200]),
+        // Anyone signed in may have a PDF's signatures checked.
+        ("POST", "/api/v1/verify".to_string(), Body::File(sample_pdf("Kiem tra", 1)),
+                                                       [200, 200, 200, 200, 200, 200, 200]),
     ];
     wrong.extend(run_matrix(&app, &t, &lists).await);
     assert_matrix(wrong);

@@ -7,6 +7,7 @@ pub mod journey;
 pub mod oidc;
 pub mod openapi;
 pub mod signin;
+pub mod verify;
 
 use std::path::Path;
 
