@@ -62,7 +62,11 @@ async fn an_uploaded_pdf_is_verified_against_the_servers_anchors() {
     // A byte changed inside the signed range: in the binary comment that
     // follows the header, so the file still reads.
     let mut broken = signed.clone();
-    let at = broken.iter().position(|&b| b == b'\n').expect("a header line") + 2;
+    let at = broken
+        .iter()
+        .position(|&b| b == b'\n')
+        .expect("a header line")
+        + 2;
     broken[at] ^= 0x01;
     let v: Value = post(broken, Some(token.clone()))
         .await
