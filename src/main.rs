@@ -573,14 +573,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 }
             })
             .await??;
-            write_atomically(&output, &signed.pdf)?;
-            println!(
-                "signed {} as field {:?}: {} bytes",
-                output.display(),
-                signed.field,
-                signed.pdf.len()
-            );
-            Ok(ExitCode::SUCCESS)
+            write_signed(&output, &signed)
         }
         Commands::Pdf {
             command:
@@ -643,14 +636,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 (None, Some(cms)) => pending.finish_with_cms(&read(&cms)?)?,
                 (None, None) => return Err("give --signature or --cms".into()),
             };
-            write_atomically(&output, &signed.pdf)?;
-            println!(
-                "signed {} as field {:?}: {} bytes",
-                output.display(),
-                signed.field,
-                signed.pdf.len()
-            );
-            Ok(ExitCode::SUCCESS)
+            write_signed(&output, &signed)
         }
         Commands::Pdf {
             command:
@@ -740,6 +726,21 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             check(&d, &store).await
         }
     }
+}
+
+/// Writes a signed PDF to OUT and says so.
+fn write_signed(
+    output: &std::path::Path,
+    signed: &congvan::pades::sign::Signed,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    write_atomically(output, &signed.pdf)?;
+    println!(
+        "signed {} as field {:?}: {} bytes",
+        output.display(),
+        signed.field,
+        signed.pdf.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes `bytes` to a temporary file beside `path` and renames it into

@@ -68,6 +68,7 @@ use x509_cert::ext::pkix::{AuthorityInfoAccessSyntax, CrlDistributionPoints, Ext
 use super::cms::SigningCertificateV2;
 use super::oid;
 use super::writer::newest_compressed_objects;
+use super::writer::text_of;
 use crate::pdf::{PdfError, PdfLimits};
 
 /// What the verifier trusts and knows.
@@ -305,21 +306,6 @@ fn deref_array<'a>(doc: &'a Document, o: &'a Object) -> Option<&'a Vec<Object>> 
     match o {
         Object::Reference(id) => doc.get_object(*id).ok()?.as_array().ok(),
         Object::Array(a) => Some(a),
-        _ => None,
-    }
-}
-
-fn text_of(o: &Object) -> Option<String> {
-    match o {
-        Object::String(s, _) => Some(if s.starts_with(&[0xfe, 0xff]) {
-            let units: Vec<u16> = s[2..]
-                .chunks(2)
-                .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
-                .collect();
-            String::from_utf16_lossy(&units)
-        } else {
-            s.iter().map(|&b| b as char).collect()
-        }),
         _ => None,
     }
 }

@@ -259,7 +259,9 @@ fn array_of(
     }
 }
 
-fn text_of(o: &Object) -> Option<String> {
+/// A PDF text string as Rust text (UTF-16BE with its byte order mark, or
+/// bytes taken as Latin-1).
+pub(crate) fn text_of(o: &Object) -> Option<String> {
     match o {
         Object::String(s, _) => Some(if s.starts_with(&[0xfe, 0xff]) {
             let units: Vec<u16> = s[2..]
