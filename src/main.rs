@@ -332,7 +332,17 @@ fn main() -> ExitCode {
             .with_writer(std::io::stderr)
             .init();
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The server and the load tools want every core; a one-shot command (a
+    // signature, a verification) is done sooner on the calling thread alone.
+    let one_shot = matches!(cli.command, Commands::Pdf { .. } | Commands::KeysDev { .. });
+    let runtime = if one_shot {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Runtime::new()
+    };
+    let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             eprintln!("congvan: cannot start the runtime: {e}");
@@ -556,23 +566,26 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 location,
                 reserve_extra: 0,
             };
-            let runtime = tokio::runtime::Handle::current();
-            let signed = tokio::task::spawn_blocking(move || {
-                let limits = congvan::pdf::PdfLimits::default();
-                match tsa {
-                    None => {
-                        congvan::pades::sign::sign_pdf(&pdf, signer.as_ref(), &options, &limits)
-                    }
-                    Some(url) => congvan::pades::sign::sign_pdf_timestamped(
-                        &pdf,
-                        signer.as_ref(),
-                        &options,
-                        &limits,
-                        |digest| runtime.block_on(congvan::pades::tsa::timestamp(&url, digest)),
-                    ),
+            let limits = congvan::pdf::PdfLimits::default();
+            // A one-shot command: the work runs on this thread (the
+            // runtime is single-threaded for it); only the time-stamp
+            // request needs the runtime, from a thread of its own.
+            let signed = match tsa {
+                None => congvan::pades::sign::sign_pdf(&pdf, signer.as_ref(), &options, &limits)?,
+                Some(url) => {
+                    let runtime = tokio::runtime::Handle::current();
+                    tokio::task::spawn_blocking(move || {
+                        congvan::pades::sign::sign_pdf_timestamped(
+                            &pdf,
+                            signer.as_ref(),
+                            &options,
+                            &limits,
+                            |digest| runtime.block_on(congvan::pades::tsa::timestamp(&url, digest)),
+                        )
+                    })
+                    .await??
                 }
-            })
-            .await??;
+            };
             write_signed(&output, &signed)
         }
         Commands::Pdf {
@@ -668,11 +681,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 crls,
                 now: jiff::Timestamp::now(),
             };
-            let report = tokio::task::spawn_blocking(move || {
-                verify::verify_pdf(&pdf, &options, &congvan::pdf::PdfLimits::default())
-            })
-            .await?
-            .map_err(|e| format!("{}: {e}", input.display()))?;
+            let report = verify::verify_pdf(&pdf, &options, &congvan::pdf::PdfLimits::default())
+                .map_err(|e| format!("{}: {e}", input.display()))?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
