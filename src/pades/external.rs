@@ -186,13 +186,13 @@ impl Session {
                 "the signed attributes changed between the two phases".into(),
             ));
         }
-        sign::complete(self.pending, &cms)
+        sign::complete(self.pending, &cms, None)
     }
 
     /// Phase 2 with a whole CMS SignedData made elsewhere over the ByteRange
     /// digest ([`Session::content_digest`]).
     pub fn finish_with_cms(self, cms: &[u8]) -> Result<Signed, SignPdfError> {
-        sign::complete(self.pending, cms)
+        sign::complete(self.pending, cms, None)
     }
 
     /// SHA-256 of the ByteRange (the CMS message-digest).

@@ -41,8 +41,6 @@ pub fn pdf_date(t: Timestamp) -> String {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Pending {
     pub prepared: writer::Prepared,
-    /// The predecessor's length: the revision starts there.
-    pub input_len: usize,
     /// SHA-256 of the ByteRange.
     pub digest: [u8; 32],
     pub signed_at: Timestamp,
@@ -66,26 +64,29 @@ pub fn begin(
     let prepared = writer::prepare(input, &spec, limits)?;
     Ok(Pending {
         digest: prepared.digest(),
-        input_len: input.len(),
         prepared,
         signed_at,
     })
 }
 
-/// Puts `cms` into the pending revision and checks the written file.
-pub fn complete(pending: Pending, cms: &[u8]) -> Result<Signed, SignPdfError> {
+/// Puts `cms` into the pending revision and checks the written file —
+/// against `original`, the file it was made from, when the caller still
+/// has it (a two-phase session has only the revision itself).
+pub fn complete(
+    pending: Pending,
+    cms: &[u8],
+    original: Option<&[u8]>,
+) -> Result<Signed, SignPdfError> {
     let Pending {
         prepared,
-        input_len,
         digest,
         signed_at,
     } = pending;
     let byte_range = prepared.byte_range();
     let field = prepared.field.clone();
     let form = prepared.xref_form;
-    let input = prepared.bytes()[..input_len].to_vec();
     let pdf = prepared.finish(cms)?;
-    check_written(&input, &pdf, byte_range, &digest, form)?;
+    check_written(original, &pdf, byte_range, &digest, form)?;
     Ok(Signed {
         pdf,
         field,
@@ -106,7 +107,7 @@ pub fn sign_pdf(
     let pending = begin(input, signer, options, limits)?;
     let cms = cms::sign_detached(&pending.digest, signer)
         .map_err(|e| SignPdfError::Unsupported(format!("signing failed: {e}")))?;
-    complete(pending, &cms)
+    complete(pending, &cms, Some(input))
 }
 
 /// PAdES B-T: as [`sign_pdf`], with an RFC 3161 time-stamp token over the
@@ -131,21 +132,21 @@ pub fn sign_pdf_timestamped(
     let value = super::tsa::signature_value(&cms).map_err(failed)?;
     let token = timestamp(&super::tsa::sha256(&value)).map_err(failed)?;
     let cms = super::tsa::add_signature_timestamp(&cms, &token).map_err(failed)?;
-    complete(pending, &cms)
+    complete(pending, &cms, Some(input))
 }
 
 /// Re-reads the written file: the predecessor unchanged, the ByteRange
 /// covering everything but /Contents to the end, the same digest, the
 /// predecessor's cross-reference form, and a file lopdf reads.
 fn check_written(
-    input: &[u8],
+    original: Option<&[u8]>,
     pdf: &[u8],
     [zero, a, b, c]: [usize; 4],
     digest: &[u8; 32],
     form: writer::XrefForm,
 ) -> Result<(), SignPdfError> {
     let fail = |m: &str| Err(SignPdfError::Check(m.to_string()));
-    if !pdf.starts_with(input) {
+    if original.is_some_and(|input| !pdf.starts_with(input)) {
         return fail("the original revision changed");
     }
     if zero != 0 || b + c != pdf.len() || pdf.get(a) != Some(&b'<') || pdf.get(b - 1) != Some(&b'>')
