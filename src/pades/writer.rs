@@ -26,8 +26,10 @@ pub enum SignPdfError {
     Pdf(#[from] PdfError),
     #[error("the PDF cannot be signed: {0}")]
     Unsupported(String),
-    #[error("the field {0:?} is already signed")]
-    FieldSigned(String),
+    #[error(
+        "a field named {0:?} already exists (signing into an existing field is not supported yet)"
+    )]
+    FieldExists(String),
     #[error(
         "the signature ({needed} bytes) does not fit the space reserved for it ({reserved} bytes)"
     )]
@@ -381,9 +383,9 @@ pub fn prepare(
     let field = match &spec.field {
         Some(name) => {
             if names.iter().any(|n| n == name) {
-                // Filling an existing empty field is left to a later revision
-                // of the signer; a signed one is refused outright.
-                return Err(SignPdfError::FieldSigned(name.clone()));
+                // Filling an existing empty field is left to a later
+                // version of the signer.
+                return Err(SignPdfError::FieldExists(name.clone()));
             }
             name.clone()
         }
@@ -744,6 +746,25 @@ mod tests {
         };
         assert_eq!(last_xref(&streamed).expect("xref").1, XrefForm::Stream);
         check(&streamed);
+    }
+
+    #[test]
+    fn a_field_name_already_in_the_form_is_refused() {
+        let input = crate::pdf::sample::sample_pdf("x", 1);
+        let first = prepare(&input, &spec(), &PdfLimits::default())
+            .expect("prepare")
+            .finish(&[0x30, 0x00])
+            .expect("finish");
+        let mut s = spec();
+        s.field = Some("Signature1".into());
+        let err = prepare(&first, &s, &PdfLimits::default()).expect_err("taken");
+        assert!(
+            matches!(&err, SignPdfError::FieldExists(n) if n == "Signature1"),
+            "{err}"
+        );
+        s.field = None;
+        let second = prepare(&first, &s, &PdfLimits::default()).expect("prepare");
+        assert_eq!(second.field, "Signature2");
     }
 
     #[test]
