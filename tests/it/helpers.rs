@@ -73,10 +73,15 @@ pub fn have_pyhanko() -> bool {
 
 /// pyHanko's judgement of every signature of every file, in one process.
 pub fn pyhanko(files: &[PathBuf]) -> BTreeMap<PathBuf, Value> {
+    pyhanko_with_roots(&keys().join("root-ca.cert.pem"), files)
+}
+
+/// [`pyhanko`] with the trust anchors in `roots` (one or more PEM certificates).
+pub fn pyhanko_with_roots(roots: &Path, files: &[PathBuf]) -> BTreeMap<PathBuf, Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pades/validate.py");
     let o = Command::new("python3")
         .arg(script)
-        .arg(keys().join("root-ca.cert.pem"))
+        .arg(roots)
         .args(files)
         .stderr(Stdio::null())
         .output()

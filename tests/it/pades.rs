@@ -16,7 +16,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::helpers::{
-    CertomancerTsa, Kill, bin, free_port, have_pyhanko, have_tool, keys, pyhanko,
+    CertomancerTsa, Kill, bin, certomancer_dir, free_port, have_pyhanko, have_tool, keys, pyhanko,
+    pyhanko_with_roots,
 };
 use serde_json::Value;
 
@@ -381,15 +382,9 @@ fn b_t_signatures_carry_a_time_stamp_pyhanko_accepts() {
         o = run(&url, &out);
     }
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pades/validate.py");
-    let judged = Command::new("python3")
-        .arg(script)
-        .arg(&roots)
-        .arg(&out)
-        .stderr(Stdio::null())
-        .output()
-        .expect("python3");
-    let v: Value = serde_json::from_slice(&judged.stdout).expect("json");
+    let v = pyhanko_with_roots(&roots, std::slice::from_ref(&out))
+        .remove(&out)
+        .expect("judged");
     let s = &v["signatures"]["Signature1"];
     assert_eq!(s["valid"], true, "{v}");
     assert_eq!(s["timestamp"]["intact"], true, "{v}");
@@ -419,20 +414,7 @@ async fn two_phase_signing_with_a_csc_remote_signer() {
     if !have_pyhanko() || !have_tool("certomancer-csc") {
         return;
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir(dir.path().join("keys")).expect("keys dir");
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(
-        here.join("tests/pades/certomancer.yml"),
-        dir.path().join("certomancer.yml"),
-    )
-    .expect("config");
-    for entry in std::fs::read_dir(keys()).expect("keys-dev").flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if name.ends_with(".key.pem") {
-            std::fs::copy(entry.path(), dir.path().join("keys").join(&name)).expect("copy key");
-        }
-    }
+    let dir = certomancer_dir();
     let port = free_port();
     let _server = Kill(
         Command::new("certomancer-csc")
@@ -538,15 +520,9 @@ async fn two_phase_signing_with_a_csc_remote_signer() {
         .output()
         .expect("finish");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let script = here.join("tests/pades/validate.py");
-    let judged = Command::new("python3")
-        .arg(script)
-        .arg(&root)
-        .arg(&out)
-        .stderr(Stdio::null())
-        .output()
-        .expect("python3");
-    let v: Value = serde_json::from_slice(&judged.stdout).expect("json");
+    let v = pyhanko_with_roots(&root, std::slice::from_ref(&out))
+        .remove(&out)
+        .expect("judged");
     let s = &v["signatures"]["Signature1"];
     assert_eq!(s["valid"], true, "{v}");
     assert_eq!(s["coverage"], "ENTIRE_FILE", "{v}");
