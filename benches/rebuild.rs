@@ -90,6 +90,7 @@ fn journey(n: u32, policy: &Policy) -> Vec<DocumentEvent> {
                 year: today.year(),
                 arrival_date: today,
                 possible_duplicates: vec![],
+                signatures: None,
             }),
         },
         &mut state,

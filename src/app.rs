@@ -32,6 +32,10 @@ pub struct Config {
     pub database_url: Option<String>,
     pub policy: Policy,
     pub pdf_limits: PdfLimits,
+    /// Trust anchors and CRLs: signatures are judged with them.
+    pub trust: Arc<crate::signing::Trust>,
+    /// How officials (and the agency's seal) sign.
+    pub keystore: Arc<crate::signing::Keystore>,
 }
 
 impl Config {
@@ -41,7 +45,24 @@ impl Config {
             database_url: None,
             policy: Policy::default(),
             pdf_limits: PdfLimits::default(),
+            trust: Arc::default(),
+            keystore: Arc::default(),
         }
+    }
+
+    /// The development PKI of the repository (./keys-dev, when it exists):
+    /// its roots are the trust anchors and keys-dev/keystore.toml the
+    /// keystore. For the demo and tests only.
+    pub fn with_dev_keys(mut self) -> Result<Self, crate::signing::ConfigError> {
+        let dir = Path::new(crate::signing::DEV_KEYS);
+        if dir.is_dir() {
+            self.trust = Arc::new(crate::signing::Trust::load(dir)?);
+            let keystore = dir.join("keystore.toml");
+            if keystore.exists() {
+                self.keystore = Arc::new(crate::signing::Keystore::load(&keystore)?);
+            }
+        }
+        Ok(self)
     }
 }
 
@@ -71,6 +92,11 @@ pub enum AppError {
     Decode { position: u64, reason: String },
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// A signature could not be made or does not verify (the keystore has
+    /// no key for the signer, the PDF cannot be signed, the signed file
+    /// does not verify).
+    #[error("{0}")]
+    Signing(String),
 }
 
 /// Request facts that go into each event's metadata.
@@ -125,6 +151,8 @@ pub struct App {
     /// same register queue here instead of racing on its expected version.
     /// (The expected version still guards against any other writer.)
     register_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Two-phase signatures waiting for their value.
+    pub(crate) sessions: crate::signing::Sessions,
 }
 
 const ATTEMPTS: usize = 8;
@@ -142,6 +170,7 @@ impl App {
             blobs,
             projections,
             register_locks: Default::default(),
+            sessions: Default::default(),
         })
     }
 
@@ -428,7 +457,9 @@ impl App {
             let now = Timestamp::now();
             let today = agency_date(now);
             let mut action = action.clone();
-            let register = self.fill_facts(&mut action, &actor, state.as_ref()).await?;
+            let register = self
+                .fill_facts(&mut action, &actor, state.as_ref(), upload)
+                .await?;
             let cmd = Command {
                 actor: actor.clone(),
                 at: now,
@@ -507,6 +538,7 @@ impl App {
         action: &mut Action,
         actor: &Actor,
         state: Option<&Document>,
+        upload: Option<&Upload>,
     ) -> Result<Option<(String, ExpectedVersion, u32)>, AppError> {
         let (kind, year, facts_metadata) = match action {
             Action::Forward { unit_members, .. } => {
@@ -542,6 +574,30 @@ impl App {
             }
             _ => return Ok(None),
         };
+        // Decree 30: the clerk checks an incoming document's authenticity
+        // and integrity when registering it.
+        let signatures = match action {
+            Action::Receive {
+                register: Some(_),
+                pdf: Some(_),
+                ..
+            } => match upload {
+                Some(u) => Some(self.verdicts_of(u.bytes.clone()).await?),
+                None => None,
+            },
+            Action::Register(_) => match state.and_then(|d| d.current_pdf()) {
+                Some(pdf) => {
+                    let blobs = self.blobs.clone();
+                    let digest = pdf.sha256;
+                    let bytes = tokio::task::spawn_blocking(move || blobs.get(&digest))
+                        .await
+                        .map_err(|e| AppError::Io(std::io::Error::other(e)))??;
+                    Some(self.verdicts_of(bytes).await?)
+                }
+                None => None,
+            },
+            _ => None,
+        };
         let stream = kind.stream(year);
         let current = self.store.stream_version(&stream).await?;
         let number = NumberTaken::next_number(current);
@@ -574,6 +630,7 @@ impl App {
                     year,
                     arrival_date: reg.arrival_date,
                     possible_duplicates: duplicates,
+                    signatures,
                 };
             }
             Action::Number {
@@ -600,6 +657,7 @@ fn check_carried(action: &Action, upload: &Upload) -> Result<(), AppError> {
     let carried = match action {
         Action::Receive { pdf, .. } | Action::Draft { pdf, .. } => pdf.as_ref(),
         Action::AddRevision { pdf, .. } => Some(pdf),
+        Action::Sign { facts, .. } => Some(&facts.pdf),
         _ => None,
     };
     if carried != Some(&upload.pdf) {

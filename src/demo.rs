@@ -14,8 +14,8 @@ use crate::domain::decide::{
 use crate::domain::directory::DirectoryEvent;
 use crate::domain::events::default_notation;
 use crate::domain::model::{
-    CaseFile, DocumentId, Holder, Issuer, Metadata, OfficialRole, Role, RowId, Series, Signer,
-    Source, Task,
+    CaseFile, DocumentId, Holder, Issuer, Metadata, OfficialRole, Role, RowId, Series,
+    SignatureKind, Signer, Source, Task,
 };
 use crate::domain::values::{
     AgencyCode, DocumentType, NumberNotation, OrganName, PersonName, Secrecy, Subject, Text,
@@ -188,6 +188,40 @@ fn text(field: &'static str, s: &str) -> Result<Text, AppError> {
 }
 
 impl Walk<'_> {
+    /// Signs with the keystore's key and prints the verdict.
+    async fn sign(
+        &mut self,
+        who: &str,
+        id: DocumentId,
+        kind: SignatureKind,
+        what: &str,
+    ) -> Result<Outcome, AppError> {
+        self.step += 1;
+        let outcome = self
+            .app
+            .sign(
+                &user(who)?,
+                id,
+                kind,
+                &crate::signing::SignRequest::default(),
+                &RequestMeta::default(),
+                None,
+            )
+            .await?;
+        let verdict = outcome
+            .document
+            .signature(kind)
+            .map(|s| s.verdict.indication.clone())
+            .unwrap_or_default();
+        let _ = writeln!(
+            self.out,
+            "{:>2}. {who}: {what}  [status: {}, signature {verdict}]",
+            self.step,
+            outcome.document.status.as_str()
+        );
+        Ok(outcome)
+    }
+
     async fn step(
         &mut self,
         who: &str,
@@ -314,6 +348,7 @@ pub async fn run(app: &App) -> Result<String, AppError> {
                 year,
                 arrival_date: today,
                 possible_duplicates: Vec::new(),
+                signatures: None,
             }),
         },
     )
@@ -543,6 +578,21 @@ pub async fn run(app: &App) -> Result<String, AppError> {
             }),
         )
         .await?;
+    let signing = &app.config.keystore;
+    if !signing.officials.contains_key("lanhdao") || signing.seal.is_none() {
+        let _ = writeln!(
+            walk.out,
+            "    (the keystore has no key for lanhdao or the agency's seal: the draft stays approved, unsigned; run from the repository, whose keys-dev/ holds the demo keys)"
+        );
+        return finish(app, out, year, incoming).await;
+    }
+    walk.sign(
+        "lanhdao",
+        outgoing,
+        SignatureKind::Personal,
+        "signs it (PAdES)",
+    )
+    .await?;
     let drafting_unit = approved
         .document
         .drafting_unit
@@ -574,6 +624,13 @@ pub async fn run(app: &App) -> Result<String, AppError> {
         .as_ref()
         .map(|i| i.number_notation.to_string())
         .unwrap_or_default();
+    walk.sign(
+        "vanthu",
+        outgoing,
+        SignatureKind::AgencySeal,
+        "applies the agency's seal signature",
+    )
+    .await?;
     walk.step(
         "vanthu",
         outgoing,
@@ -595,6 +652,16 @@ pub async fn run(app: &App) -> Result<String, AppError> {
     )
     .await?;
 
+    finish(app, out, year, incoming).await
+}
+
+/// The registers, after the walk.
+async fn finish(
+    app: &App,
+    mut out: String,
+    year: i16,
+    incoming: DocumentId,
+) -> Result<String, AppError> {
     let pool = app.projections.pool();
     let _ = writeln!(out, "\nIncoming register {year} (sổ văn bản đến):");
     for r in projections::incoming_register(pool, year).await? {

@@ -18,4 +18,5 @@ pub mod pdf;
 pub mod projections;
 pub mod schemas;
 pub mod settings;
+pub mod signing;
 pub mod store;

@@ -165,6 +165,7 @@ pub async fn load(app: &App, shape: &Shape) -> Result<u64, AppError> {
                         year: today.year(),
                         arrival_date: today,
                         possible_duplicates: vec![],
+                        signatures: None,
                     }),
                 },
                 &mut state,

@@ -399,7 +399,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             Ok(ExitCode::SUCCESS)
         }
         Commands::Demo { dir: d, calendar } => {
-            let mut config = d.config();
+            let mut config = d
+                .config()
+                .with_dev_keys()
+                .map_err(|e| format!("keys-dev: {e}"))?;
             if let Some(path) = calendar {
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| format!("calendar {}: {e}", path.display()))?;

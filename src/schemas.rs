@@ -548,12 +548,12 @@ mod tests {
     use crate::domain::calendar::WorkingCalendar;
     use crate::domain::decide::{
         Action, AssignmentSpec, Command, DeadlineSpec, Policy, RegistrationFacts, ReviewDecision,
-        agency_date, decide,
+        SignatureFacts, agency_date, decide,
     };
     use crate::domain::events::fold;
     use crate::domain::model::{
         Actor, CaseFile, Holder, Issuer, Metadata, OfficialRole, PdfRef, Role, RowId, Series,
-        Signer, Source,
+        SignatureKind, SignatureVerdict, Signer, Source,
     };
     use crate::domain::values::{
         AgencyCode, DocumentNumber, DocumentType, Notation, NumberNotation, OrganName, PersonName,
@@ -781,6 +781,27 @@ mod tests {
         }
     }
 
+    fn verdict() -> SignatureVerdict {
+        SignatureVerdict {
+            field: "ChuKyCoQuan".into(),
+            indication: "TOTAL-PASSED".into(),
+            sub_indication: None,
+            modifications: "none".into(),
+            signer: Some("CN=Văn thư,O=Ủy ban nhân dân tỉnh,C=VN".into()),
+        }
+    }
+
+    fn signature_facts(content: &[u8]) -> SignatureFacts {
+        SignatureFacts {
+            pdf: pdf(content),
+            signed_at: DAY.parse().expect("a timestamp"),
+            certificate_sha256: Sha256Digest::of(b"certificate"),
+            revision_sha256: Sha256Digest::of(content),
+            byte_range: [0, 1200, 20_602, 880],
+            verdict: verdict(),
+        }
+    }
+
     fn spec(holder: Holder, role: Role, deadline: Option<DeadlineSpec>) -> AssignmentSpec {
         AssignmentSpec {
             holder,
@@ -893,6 +914,7 @@ mod tests {
                 year: 2026,
                 arrival_date: date(2026, 11, 20),
                 possible_duplicates: vec![document(9)],
+                signatures: Some(vec![verdict()]),
             }),
         )
         .run(
@@ -966,6 +988,7 @@ mod tests {
                     year: 2026,
                     arrival_date: date(2026, 11, 20),
                     possible_duplicates: Vec::new(),
+                    signatures: None,
                 }),
             },
         );
@@ -1063,6 +1086,13 @@ mod tests {
             }),
         )
         .run(
+            leader(),
+            Action::Sign {
+                kind: SignatureKind::Personal,
+                facts: Box::new(signature_facts(b"signed by the chairman")),
+            },
+        )
+        .run(
             clerk(),
             Action::Number {
                 number: 5,
@@ -1070,6 +1100,13 @@ mod tests {
                 series: Series::Regular,
                 notation: Notation::parse("QĐ-UBND").expect("a notation"),
                 issue_date: date(2026, 11, 20),
+            },
+        )
+        .run(
+            clerk(),
+            Action::Sign {
+                kind: SignatureKind::AgencySeal,
+                facts: Box::new(signature_facts(b"sealed")),
             },
         )
         .run(

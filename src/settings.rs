@@ -24,6 +24,11 @@ pub struct Settings {
     /// files the CRLs; other certificates in it are ignored. With `--demo`
     /// and no setting, ./keys-dev when it exists.
     pub trust_dir: Option<PathBuf>,
+    /// The keystore (TOML): how each official signs (a PKCS#8 key file, a
+    /// PKCS#11 token, or externally in two phases) and the agency's seal
+    /// key. With `--demo` and no setting, ./keys-dev/keystore.toml when it
+    /// exists. Without one, the server verifies but does not sign.
+    pub keystore: Option<PathBuf>,
     /// Where the API listens.
     pub listen: String,
     /// Where Prometheus metrics are served (GET /metrics), apart from the
@@ -74,6 +79,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             trust_dir: None,
+            keystore: None,
             listen: "127.0.0.1:8080".into(),
             metrics_listen: "127.0.0.1:9464".into(),
             workers: 0,
@@ -216,6 +222,7 @@ fn known_keys() -> Vec<&'static str> {
         "data_dir",
         "database_url",
         "trust_dir",
+        "keystore",
         "listen",
         "metrics_listen",
         "workers",

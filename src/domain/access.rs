@@ -95,6 +95,8 @@ pub enum ViewKind {
     Metadata,
     Events,
     Pdf,
+    /// The signatures report.
+    Signatures,
 }
 
 impl Viewed {
@@ -120,6 +122,7 @@ impl Viewed {
             (ViewKind::Events, _) => "viewed the event history".to_string(),
             (ViewKind::Pdf, Some(n)) => format!("viewed revision {n} of the PDF"),
             (ViewKind::Pdf, None) => "viewed the PDF".to_string(),
+            (ViewKind::Signatures, _) => "viewed the signatures report".to_string(),
         }
     }
 }

@@ -8,9 +8,10 @@ use super::calendar::WorkingCalendar;
 use super::events::{Assignment, DocumentEvent};
 use super::model::{
     Actor, CaseFile, Direction, Document, DocumentId, Holder, Metadata, OfficialRole, PdfRef, Role,
-    Row, RowId, RowStatus, Series, Source, Status, Task,
+    Row, RowId, RowStatus, Series, SignatureKind, SignatureVerdict, Source, Status, Task,
 };
 use super::values::{DocumentNumber, Notation, NumberNotation, Text, UnitId, UserId};
+use crate::digest::Sha256Digest;
 
 /// Rules that are settings of a deployment, not facts of one command.
 #[derive(Clone, Debug)]
@@ -54,6 +55,22 @@ pub struct RegistrationFacts {
     pub year: i16,
     pub arrival_date: Date,
     pub possible_duplicates: Vec<DocumentId>,
+    /// The signatures of the document's PDF as the server judged them (null
+    /// when it has no PDF).
+    pub signatures: Option<Vec<SignatureVerdict>>,
+}
+
+/// What the server did when it signed a document's PDF: the facts of a
+/// [`Action::Sign`] command (the signing itself happens before `decide`,
+/// which says whether it may be recorded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureFacts {
+    pub pdf: PdfRef,
+    pub signed_at: Timestamp,
+    pub certificate_sha256: Sha256Digest,
+    pub revision_sha256: Sha256Digest,
+    pub byte_range: [u64; 4],
+    pub verdict: SignatureVerdict,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,6 +159,12 @@ pub enum Action {
     },
     Dispatch {
         assignments: Vec<AssignmentSpec>,
+    },
+    /// Record a signature the server made (its checks are [`may_sign`]'s,
+    /// and the signed file must have verified).
+    Sign {
+        kind: SignatureKind,
+        facts: Box<SignatureFacts>,
     },
 }
 
@@ -369,7 +392,71 @@ fn registered(
             .copied()
             .filter(|d| *d != doc.id)
             .collect(),
+        signatures: reg.signatures.clone(),
     })
+}
+
+/// Whether `actor` may sign `doc` now with a signature of `kind`: the
+/// competent person (a leader) signs the approved draft once; a clerk of
+/// the clerical office seals the numbered document, after the person's
+/// signature. Checked before the server signs (so nothing is signed in
+/// vain) and again when the signature is recorded.
+pub fn may_sign(actor: &Actor, doc: &Document, kind: SignatureKind) -> Result<(), DomainError> {
+    if doc.direction == Direction::Incoming {
+        return Err(refuse(
+            "only outgoing documents are signed here; an incoming document's signatures are verified when it is registered",
+        ));
+    }
+    if let Some(e) = not_open(doc) {
+        return Err(e);
+    }
+    if doc.current_pdf().is_none() {
+        return Err(refuse(
+            "the document has no PDF to sign (a secret document is signed on paper)",
+        ));
+    }
+    match kind {
+        SignatureKind::Personal => {
+            if doc.signature(SignatureKind::Personal).is_some() {
+                return Err(refuse(
+                    "the competent person has signed this document already",
+                ));
+            }
+            if doc.status != Status::Approved {
+                return Err(refuse(match doc.status {
+                    Status::Draft | Status::InReview => "the draft is not approved yet",
+                    _ => "the document is numbered already; it can no longer be signed by a person",
+                }));
+            }
+            if !actor.has(OfficialRole::Leader) {
+                return Err(forbidden(
+                    "only a leader of the agency (the competent person) signs its documents",
+                ));
+            }
+        }
+        SignatureKind::AgencySeal => {
+            if doc.signature(SignatureKind::AgencySeal).is_some() {
+                return Err(refuse("the document carries the agency's seal already"));
+            }
+            if doc.signature(SignatureKind::Personal).is_none() {
+                return Err(refuse(
+                    "the competent person has not signed the document yet",
+                ));
+            }
+            let row = doc
+                .open_row_of(Task::Dispatch)
+                .ok_or_else(|| match doc.status {
+                    Status::Issued => refuse("the document has been dispatched already"),
+                    _ => refuse("the document is not numbered yet; number it before sealing"),
+                })?;
+            if !acts_for(actor, row) || !actor.has(OfficialRole::Clerk) {
+                return Err(forbidden(
+                    "only a clerk of the clerical office applies the agency's seal",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The calendar date of an instant in Vietnam (UTC+7, no daylight saving).
@@ -859,6 +946,11 @@ fn decide_existing(
                     "only a clerk of the clerical office numbers documents",
                 ));
             }
+            if doc.current_pdf().is_some() && doc.signature(SignatureKind::Personal).is_none() {
+                return Err(refuse(
+                    "the competent person has not signed the document yet; it is numbered after it is signed",
+                ));
+            }
             if *series != Series::for_secrecy(doc.metadata.secrecy) {
                 return Err(invalid(
                     "series",
@@ -901,6 +993,11 @@ fn decide_existing(
             if !acts_for(&cmd.actor, row) {
                 return Err(forbidden("only the clerical office dispatches documents"));
             }
+            if doc.current_pdf().is_some() && doc.signature(SignatureKind::AgencySeal).is_none() {
+                return Err(refuse(
+                    "the document does not carry the agency's seal signature yet; an electronic document is issued only with both signatures verified",
+                ));
+            }
             if assignments
                 .iter()
                 .any(|a| matches!(a.holder, Holder::User(_)))
@@ -916,6 +1013,32 @@ fn decide_existing(
                 by,
                 row: row.id,
                 assignments,
+            }])
+        }
+        Action::Sign { kind, facts } => {
+            may_sign(&cmd.actor, doc, *kind)?;
+            if !facts.verdict.passed() {
+                return Err(refuse(format!(
+                    "the signed file does not verify ({}{}); nothing was recorded",
+                    facts.verdict.indication,
+                    facts
+                        .verdict
+                        .sub_indication
+                        .as_deref()
+                        .map(|s| format!(" / {s}"))
+                        .unwrap_or_default()
+                )));
+            }
+            Ok(vec![DocumentEvent::Signed {
+                at,
+                by,
+                kind: *kind,
+                pdf: facts.pdf.clone(),
+                signed_at: facts.signed_at,
+                certificate_sha256: facts.certificate_sha256,
+                revision_sha256: facts.revision_sha256,
+                byte_range: facts.byte_range,
+                verdict: facts.verdict.clone(),
             }])
         }
     }

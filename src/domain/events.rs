@@ -12,9 +12,11 @@ use serde_json::Value;
 
 use super::model::{
     Arrival, CaseFile, Direction, Document, DocumentId, Holder, Issued, Metadata, PdfRef, Revision,
-    Role, Row, RowId, RowStatus, Series, Source, Status, Task,
+    Role, Row, RowId, RowStatus, Series, SignatureKind, SignatureRecord, SignatureVerdict, Source,
+    Status, Task,
 };
 use super::values::{Notation, NumberNotation, Text, UnitId, UserId};
+use crate::digest::Sha256Digest;
 
 /// One recipient named in a direction, a forward or a dispatch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -53,6 +55,12 @@ pub enum DocumentEvent {
         on_time: bool,
         /// Documents already registered with the same issuer, number and notation.
         possible_duplicates: Vec<DocumentId>,
+        /// The signatures the document's PDF carries, as the server judged
+        /// them when it was registered (Decree 30: the clerk checks
+        /// authenticity and integrity); null when registered without its
+        /// file. Absent in events written before signatures were checked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signatures: Option<Vec<SignatureVerdict>>,
     },
     /// The clerical office submitted the registered document to a leader for
     /// direction (trình).
@@ -181,6 +189,23 @@ pub enum DocumentEvent {
         series: Series,
         issue_date: Date,
     },
+    /// The server signed the document's PDF (PAdES) for `by`: a new revision,
+    /// verified before this event was appended.
+    Signed {
+        at: Timestamp,
+        by: UserId,
+        kind: SignatureKind,
+        /// The signed PDF.
+        pdf: PdfRef,
+        /// The signing time the signature claims (/M).
+        signed_at: Timestamp,
+        /// SHA-256 of the signer certificate's DER.
+        certificate_sha256: Sha256Digest,
+        /// SHA-256 of the bytes the signature covers.
+        revision_sha256: Sha256Digest,
+        byte_range: [u64; 4],
+        verdict: SignatureVerdict,
+    },
     /// The numbered document was sent to its recipients (phát hành).
     Dispatched {
         at: Timestamp,
@@ -234,6 +259,7 @@ impl DocumentEvent {
             DocumentEvent::ReviewApproved { .. } => "review_approved",
             DocumentEvent::ReturnedForChanges { .. } => "returned_for_changes",
             DocumentEvent::Numbered { .. } => "numbered",
+            DocumentEvent::Signed { .. } => "signed",
             DocumentEvent::Dispatched { .. } => "dispatched",
         }
     }
@@ -261,6 +287,7 @@ impl DocumentEvent {
             | DocumentEvent::ReviewApproved { at, .. }
             | DocumentEvent::ReturnedForChanges { at, .. }
             | DocumentEvent::Numbered { at, .. }
+            | DocumentEvent::Signed { at, .. }
             | DocumentEvent::Dispatched { at, .. } => *at,
         }
     }
@@ -284,6 +311,7 @@ impl DocumentEvent {
             | DocumentEvent::ReviewApproved { by, .. }
             | DocumentEvent::ReturnedForChanges { by, .. }
             | DocumentEvent::Numbered { by, .. }
+            | DocumentEvent::Signed { by, .. }
             | DocumentEvent::Dispatched { by, .. } => by,
         }
     }
@@ -294,7 +322,9 @@ impl DocumentEvent {
             DocumentEvent::Received { pdf, .. } | DocumentEvent::Drafted { pdf, .. } => {
                 pdf.iter().collect()
             }
-            DocumentEvent::RevisionAdded { pdf, .. } => vec![pdf],
+            DocumentEvent::RevisionAdded { pdf, .. } | DocumentEvent::Signed { pdf, .. } => {
+                vec![pdf]
+            }
             _ => Vec::new(),
         }
     }
@@ -506,6 +536,8 @@ fn new_document(
         case_file: None,
         recall_reason: None,
         rows: vec![first_row],
+        signatures: Vec::new(),
+        incoming_signatures: None,
     }
 }
 
@@ -589,8 +621,10 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
             year,
             arrival_date,
             on_time,
+            signatures,
             ..
         } => {
+            doc.incoming_signatures = signatures.clone();
             if let Some(id) = doc.open_row_of(Task::Register).map(|r| r.id) {
                 let clerks = Holder::Unit(doc.clerk_unit.clone());
                 hand_on(&mut doc, id, clerks, Task::Submit, *at, by);
@@ -726,6 +760,34 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
             by: by.clone(),
             at: *at,
         }),
+        E::Signed {
+            at,
+            by,
+            kind,
+            pdf,
+            signed_at,
+            certificate_sha256,
+            revision_sha256,
+            byte_range,
+            verdict,
+        } => {
+            doc.revisions.push(Revision {
+                pdf: pdf.clone(),
+                by: by.clone(),
+                at: *at,
+            });
+            doc.signatures.push(SignatureRecord {
+                kind: *kind,
+                by: by.clone(),
+                at: *at,
+                signed_at: *signed_at,
+                pdf: pdf.clone(),
+                certificate_sha256: *certificate_sha256,
+                revision_sha256: *revision_sha256,
+                byte_range: *byte_range,
+                verdict: verdict.clone(),
+            });
+        }
         E::SubmittedForReview {
             at,
             by,
@@ -872,9 +934,21 @@ pub fn describe(event: &DocumentEvent) -> String {
             year,
             on_time,
             possible_duplicates,
+            signatures,
             ..
         } => {
             let mut s = format!("registered as arrival number {arrival_number}/{year}");
+            match signatures.as_deref() {
+                Some([]) => s.push_str("; its PDF carries no signature"),
+                Some(list) => {
+                    let passed = list.iter().filter(|v| v.passed()).count();
+                    s.push_str(&format!(
+                        "; {passed} of {} signature(s) verified",
+                        list.len()
+                    ));
+                }
+                None => {}
+            }
             if !on_time {
                 s.push_str(" (later than the next working day)");
             }
@@ -935,6 +1009,13 @@ pub fn describe(event: &DocumentEvent) -> String {
             issue_date,
             ..
         } => format!("numbered {number_notation}, issued {issue_date}"),
+        E::Signed { kind, verdict, .. } => {
+            let what = match kind {
+                SignatureKind::Personal => "signed by the competent person",
+                SignatureKind::AgencySeal => "sealed with the agency's signature",
+            };
+            format!("{what} ({})", verdict.indication)
+        }
         E::Dispatched { assignments, .. } => {
             format!("dispatched to {}", assignments_text(assignments))
         }

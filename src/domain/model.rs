@@ -344,6 +344,68 @@ pub struct Issued {
     pub issue_date: Date,
 }
 
+/// Which signature a document carries (Decree 30/2020, art. 8 and
+/// appendix I): the competent person's, then the agency's seal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureKind {
+    /// The competent person signs the approved draft.
+    Personal,
+    /// The clerical office applies the agency's seal signature to the
+    /// numbered document.
+    AgencySeal,
+}
+
+impl SignatureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureKind::Personal => "personal",
+            SignatureKind::AgencySeal => "agency_seal",
+        }
+    }
+}
+
+/// How the server judged one signature (ETSI EN 319 102-1 vocabulary).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SignatureVerdict {
+    /// The signature field's name.
+    pub field: String,
+    /// TOTAL-PASSED, INDETERMINATE or TOTAL-FAILED.
+    pub indication: String,
+    pub sub_indication: Option<String>,
+    /// none, form_filling, annotations or other.
+    pub modifications: String,
+    /// The signer certificate's subject, when it could be read.
+    pub signer: Option<String>,
+}
+
+impl SignatureVerdict {
+    pub fn passed(&self) -> bool {
+        self.indication == "TOTAL-PASSED"
+    }
+}
+
+/// A signature the server made on an outgoing document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SignatureRecord {
+    pub kind: SignatureKind,
+    /// The official who signed (for the seal: the clerk who applied it).
+    pub by: UserId,
+    pub at: Timestamp,
+    /// The signing time the signature claims (/M).
+    pub signed_at: Timestamp,
+    /// The signed PDF (a new revision of the document).
+    pub pdf: PdfRef,
+    /// SHA-256 of the signer certificate's DER.
+    pub certificate_sha256: Sha256Digest,
+    /// SHA-256 of the bytes the signature covers (its ByteRange).
+    pub revision_sha256: Sha256Digest,
+    #[schemars(length(equal = 4))]
+    pub byte_range: [u64; 4],
+    /// The verdict of the server's verification of the signed file.
+    pub verdict: SignatureVerdict,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CaseFile {
     pub code: Text,
@@ -407,6 +469,14 @@ pub struct Document {
     pub case_file: Option<CaseFile>,
     pub recall_reason: Option<Text>,
     pub rows: Vec<Row>,
+    /// Signatures the server made (outgoing documents), oldest first.
+    #[serde(default)]
+    pub signatures: Vec<SignatureRecord>,
+    /// The signatures an incoming document carried when it was registered,
+    /// as the server judged them; null when it was registered without its
+    /// file.
+    #[serde(default)]
+    pub incoming_signatures: Option<Vec<SignatureVerdict>>,
 }
 
 impl Document {
@@ -435,6 +505,14 @@ impl Document {
         self.rows
             .iter()
             .find(|r| r.task == task && r.status.is_open())
+    }
+
+    /// The signature of `kind` the server made and found valid.
+    pub fn signature(&self, kind: SignatureKind) -> Option<&SignatureRecord> {
+        self.signatures
+            .iter()
+            .rev()
+            .find(|s| s.kind == kind && s.verdict.passed())
     }
 
     pub fn current_pdf(&self) -> Option<&PdfRef> {

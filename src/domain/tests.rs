@@ -20,12 +20,13 @@ use uuid::Uuid;
 use super::calendar::WorkingCalendar;
 use super::decide::{
     Action, AssignmentSpec, Command, DeadlineSpec, DomainError, Policy, RegistrationFacts,
-    ReviewDecision, agency_date, decide,
+    ReviewDecision, SignatureFacts, agency_date, decide,
 };
 use super::events::{Assignment, DecodeError, DocumentEvent, fold};
 use super::model::{
     Actor, CaseFile, Direction, Document, DocumentId, Holder, Issuer, Metadata, OfficialRole,
-    PdfRef, Role, Row, RowId, RowStatus, Series, Source, Status, Task,
+    PdfRef, Role, Row, RowId, RowStatus, Series, SignatureKind, SignatureVerdict, Source, Status,
+    Task,
 };
 use super::values::{
     AgencyCode, DocumentNumber, DocumentType, Notation, NumberNotation, OrganName, Secrecy,
@@ -355,6 +356,7 @@ fn registration(possible_duplicates: Vec<DocumentId>) -> RegistrationFacts {
         year: 2026,
         arrival_date: date(2026, 11, 20),
         possible_duplicates,
+        signatures: None,
     }
 }
 
@@ -421,6 +423,7 @@ fn registered_event(
         arrival_date: date(2026, 11, 20),
         on_time,
         possible_duplicates,
+        signatures: None,
     }
 }
 
@@ -540,6 +543,42 @@ fn numbered_event(series: Series) -> DocumentEvent {
     }
 }
 
+fn verdict(indication: &str) -> SignatureVerdict {
+    SignatureVerdict {
+        field: "ChuKy".into(),
+        indication: indication.into(),
+        sub_indication: None,
+        modifications: "none".into(),
+        signer: Some("CN=Test".into()),
+    }
+}
+
+fn signature_facts(indication: &str) -> SignatureFacts {
+    SignatureFacts {
+        pdf: pdf(b"signed"),
+        signed_at: ts(T_FORWARD),
+        certificate_sha256: Sha256Digest::of(b"certificate"),
+        revision_sha256: Sha256Digest::of(b"revision"),
+        byte_range: [0, 10, 20, 30],
+        verdict: verdict(indication),
+    }
+}
+
+fn signed_event(kind: SignatureKind, by: &str) -> DocumentEvent {
+    let f = signature_facts("TOTAL-PASSED");
+    DocumentEvent::Signed {
+        at: ts(T_FORWARD),
+        by: user(by),
+        kind,
+        pdf: f.pdf,
+        signed_at: f.signed_at,
+        certificate_sha256: f.certificate_sha256,
+        revision_sha256: f.revision_sha256,
+        byte_range: f.byte_range,
+        verdict: f.verdict,
+    }
+}
+
 fn dispatched_event() -> DocumentEvent {
     DocumentEvent::Dispatched {
         at: ts(T_ACCEPT),
@@ -635,12 +674,28 @@ fn h_approved() -> Vec<DocumentEvent> {
     with(h_in_review(), vec![approved_event(None)])
 }
 
+/// Approved and signed by the competent person.
+fn h_signed() -> Vec<DocumentEvent> {
+    with(
+        h_approved(),
+        vec![signed_event(SignatureKind::Personal, "giam.doc")],
+    )
+}
+
 fn h_numbered() -> Vec<DocumentEvent> {
-    with(h_approved(), vec![numbered_event(Series::Regular)])
+    with(h_signed(), vec![numbered_event(Series::Regular)])
+}
+
+/// Numbered and sealed: ready to dispatch.
+fn h_sealed() -> Vec<DocumentEvent> {
+    with(
+        h_numbered(),
+        vec![signed_event(SignatureKind::AgencySeal, "van.thu")],
+    )
 }
 
 fn h_issued() -> Vec<DocumentEvent> {
-    with(h_numbered(), vec![dispatched_event()])
+    with(h_sealed(), vec![dispatched_event()])
 }
 
 /// A secret outgoing document, approved: routed by metadata only.
@@ -2507,7 +2562,7 @@ fn review_passing_the_draft_to_oneself_is_refused() {
 
 #[test]
 fn number_an_approved_document() {
-    let doc = given(h_approved())
+    let doc = given(h_signed())
         .when(command(
             clerk(),
             T_FORWARD,
@@ -2558,7 +2613,7 @@ fn number_of_a_secret_document_in_the_regular_series_is_refused() {
 
 #[test]
 fn number_is_refused_for_a_non_clerk() {
-    given(h_approved())
+    given(h_signed())
         .when(command(
             head_vp(),
             T_FORWARD,
@@ -2583,7 +2638,7 @@ fn number_is_refused_before_approval() {
 
 #[test]
 fn number_is_refused_with_an_issue_date_before_today() {
-    given(h_approved())
+    given(h_signed())
         .when(command(
             clerk(),
             T_FORWARD,
@@ -2597,7 +2652,7 @@ fn number_is_refused_with_an_issue_date_before_today() {
 
 #[test]
 fn number_is_refused_from_another_years_register() {
-    given(h_approved())
+    given(h_signed())
         .when(command(
             clerk(),
             T_FORWARD,
@@ -2613,11 +2668,146 @@ fn number_is_refused_from_another_years_register() {
 }
 
 // ===========================================================================
+// Outgoing: signatures
+
+fn sign(kind: SignatureKind, indication: &str) -> Action {
+    Action::Sign {
+        kind,
+        facts: Box::new(signature_facts(indication)),
+    }
+}
+
+#[test]
+fn the_leader_signs_the_approved_draft() {
+    let doc = given(h_approved())
+        .when(command(
+            leader(),
+            T_FORWARD,
+            sign(SignatureKind::Personal, "TOTAL-PASSED"),
+        ))
+        .then(vec![signed_event(SignatureKind::Personal, "giam.doc")])
+        .state();
+    assert_eq!(doc.status, Status::Approved);
+    assert_eq!(doc.signatures.len(), 1);
+    assert_eq!(doc.current_pdf(), Some(&pdf(b"signed")));
+    assert!(doc.signature(SignatureKind::Personal).is_some());
+}
+
+#[test]
+fn a_signature_that_does_not_verify_is_not_recorded() {
+    given(h_approved())
+        .when(command(
+            leader(),
+            T_FORWARD,
+            sign(SignatureKind::Personal, "INDETERMINATE"),
+        ))
+        .then_refused(state_err, "the signed file does not verify (INDETERMINATE)");
+}
+
+#[test]
+fn only_a_leader_signs_as_the_competent_person() {
+    given(h_approved())
+        .when(command(
+            clerk(),
+            T_FORWARD,
+            sign(SignatureKind::Personal, "TOTAL-PASSED"),
+        ))
+        .then_refused(forbidden, "only a leader of the agency");
+}
+
+#[test]
+fn the_draft_is_signed_once_and_only_once_approved() {
+    given(h_in_review())
+        .when(command(
+            leader(),
+            T_FORWARD,
+            sign(SignatureKind::Personal, "TOTAL-PASSED"),
+        ))
+        .then_refused(state_err, "the draft is not approved yet");
+    given(h_signed())
+        .when(command(
+            leader(),
+            T_FORWARD,
+            sign(SignatureKind::Personal, "TOTAL-PASSED"),
+        ))
+        .then_refused(state_err, "has signed this document already");
+}
+
+#[test]
+fn numbering_waits_for_the_personal_signature() {
+    given(h_approved())
+        .when(command(
+            clerk(),
+            T_FORWARD,
+            number(Series::Regular, date(2026, 11, 20)),
+        ))
+        .then_refused(
+            state_err,
+            "the competent person has not signed the document yet",
+        );
+}
+
+#[test]
+fn the_clerk_seals_the_numbered_document() {
+    given(h_signed())
+        .when(command(
+            clerk(),
+            T_FORWARD,
+            sign(SignatureKind::AgencySeal, "TOTAL-PASSED"),
+        ))
+        .then_refused(state_err, "the document is not numbered yet");
+    given(h_numbered())
+        .when(command(
+            leader(),
+            T_FORWARD,
+            sign(SignatureKind::AgencySeal, "TOTAL-PASSED"),
+        ))
+        .then_refused(
+            forbidden,
+            "only a clerk of the clerical office applies the agency's seal",
+        );
+    let doc = given(h_numbered())
+        .when(command(
+            clerk(),
+            T_FORWARD,
+            sign(SignatureKind::AgencySeal, "TOTAL-PASSED"),
+        ))
+        .then(vec![signed_event(SignatureKind::AgencySeal, "van.thu")])
+        .state();
+    assert!(doc.signature(SignatureKind::AgencySeal).is_some());
+    assert_eq!(doc.status, Status::Numbered);
+}
+
+#[test]
+fn dispatch_waits_for_the_seal() {
+    given(h_numbered())
+        .when(command(
+            clerk(),
+            T_ACCEPT,
+            Action::Dispatch {
+                assignments: vec![spec(to_unit("PTC"), Role::Lead, None)],
+            },
+        ))
+        .then_refused(state_err, "does not carry the agency's seal signature yet");
+}
+
+#[test]
+fn incoming_documents_are_not_signed_here() {
+    given(h_registered())
+        .when(command(
+            leader(),
+            T_FORWARD,
+            sign(SignatureKind::Personal, "TOTAL-PASSED"),
+        ))
+        .then_refused(state_err, "only outgoing documents are signed here");
+}
+
+// ===========================================================================
 // Outgoing: dispatch
 
 #[test]
 fn dispatch_to_units() {
-    let doc = given(h_numbered())
+    let doc = given(h_sealed())
         .when(command(
             clerk(),
             T_ACCEPT,
@@ -2652,7 +2842,7 @@ fn dispatch_to_units() {
 
 #[test]
 fn dispatch_to_a_person_is_refused() {
-    given(h_numbered())
+    given(h_sealed())
         .when(command(
             clerk(),
             T_ACCEPT,

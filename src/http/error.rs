@@ -35,6 +35,7 @@ pub enum Code {
     NotAPdf,
     SecretContent,
     InvalidTransition,
+    SigningFailed,
     Contention,
     StaleVersion,
     PreconditionRequired,
@@ -62,7 +63,7 @@ impl Code {
             }
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            InvalidTransition | Contention => StatusCode::CONFLICT,
+            InvalidTransition | SigningFailed | Contention => StatusCode::CONFLICT,
             StaleVersion => StatusCode::PRECONDITION_FAILED,
             Unauthorized | BadCredentials => StatusCode::UNAUTHORIZED,
             Throttled => StatusCode::TOO_MANY_REQUESTS,
@@ -88,6 +89,7 @@ impl Code {
             NotAPdf => "not_a_pdf",
             SecretContent => "secret_content",
             InvalidTransition => "invalid_transition",
+            SigningFailed => "signing_failed",
             Contention => "contention",
             StaleVersion => "stale_version",
             PreconditionRequired => "bad_precondition",
@@ -158,6 +160,11 @@ impl Code {
                 "The document's state does not allow this",
                 "Trạng thái văn bản không cho phép thao tác này",
                 "Trạng thái hiện tại của văn bản không cho phép thao tác này.",
+            ),
+            SigningFailed => (
+                "The document could not be signed",
+                "Không ký được văn bản",
+                "Không ký được văn bản: khóa ký chưa được cấu hình, tệp không ký được, hoặc chữ ký không được xác thực.",
             ),
             Contention => (
                 "Changed concurrently",
@@ -422,6 +429,7 @@ impl From<AppError> for ApiError {
             AppError::StaleVersion { .. } => {
                 ApiError::field(Code::StaleVersion, "If-Match", e.to_string())
             }
+            AppError::Signing(m) => ApiError::detail(Code::SigningFailed, m),
             other => ApiError::internal(&other),
         }
     }

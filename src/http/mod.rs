@@ -49,57 +49,7 @@ pub struct State {
 
 pub type Shared = web::Data<State>;
 
-/// The anchors and CRLs of the `trust_dir` setting.
-#[derive(Default)]
-pub struct Trust {
-    pub anchors: Vec<x509_cert::Certificate>,
-    pub crls: Vec<x509_cert::crl::CertificateList>,
-}
-
-impl Trust {
-    /// Reads `dir`: self-signed certificates are anchors, *.crl files CRLs.
-    pub fn load(dir: &std::path::Path) -> Result<Trust, StartError> {
-        let fail = |path: &std::path::Path, why: String| StartError::Trust {
-            path: path.display().to_string(),
-            message: why,
-        };
-        let mut trust = Trust::default();
-        let entries = std::fs::read_dir(dir).map_err(|e| fail(dir, e.to_string()))?;
-        let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-        paths.sort();
-        for path in paths {
-            let ext = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .unwrap_or_default();
-            let read = || std::fs::read(&path).map_err(|e| fail(&path, e.to_string()));
-            match ext {
-                "crl" => trust
-                    .crls
-                    .push(crate::pades::verify::read_crl(&read()?).map_err(|e| fail(&path, e))?),
-                "pem" | "crt" | "cer" | "der" => {
-                    let bytes = read()?;
-                    // Key files share the folder in keys-dev; they are not certificates.
-                    if ext == "pem"
-                        && !String::from_utf8_lossy(&bytes).contains("BEGIN CERTIFICATE")
-                    {
-                        continue;
-                    }
-                    for cert in crate::pades::verify::read_certificates(&bytes)
-                        .map_err(|e| fail(&path, e))?
-                    {
-                        let tbs = &cert.tbs_certificate;
-                        if tbs.subject == tbs.issuer {
-                            trust.anchors.push(cert);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(trust)
-    }
-}
+pub use crate::signing::Trust;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -110,8 +60,10 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
-    #[error("trust_dir {path}: {message}")]
-    Trust { path: String, message: String },
+    #[error("trust_dir {0}")]
+    Trust(crate::signing::ConfigError),
+    #[error("keystore {0}")]
+    Keystore(crate::signing::ConfigError),
     #[error("token key: {0}")]
     Key(#[from] crate::auth::AuthError),
     #[error("calendar {path}: {message}")]
@@ -179,6 +131,18 @@ impl Application {
             .map(|u| secrecy::ExposeSecret::expose_secret(u).to_string());
         config.policy = policy;
         config.pdf_limits.max_bytes = settings.max_upload_bytes.min(config.pdf_limits.max_bytes);
+        let dev = |file: &str| {
+            let p = std::path::Path::new(crate::signing::DEV_KEYS).join(file);
+            (seed_demo && p.exists()).then_some(p)
+        };
+        if let Some(dir) = settings.trust_dir.clone().or_else(|| dev("")) {
+            config.trust = std::sync::Arc::new(Trust::load(&dir).map_err(StartError::Trust)?);
+        }
+        if let Some(file) = settings.keystore.clone().or_else(|| dev("keystore.toml")) {
+            config.keystore = std::sync::Arc::new(
+                crate::signing::Keystore::load(&file).map_err(StartError::Keystore)?,
+            );
+        }
         let app = App::open(config).await?;
         if seed_demo {
             crate::demo::seed_users(&app).await?;
@@ -230,16 +194,8 @@ impl Application {
             let p = l.local_addr()?.port();
             (Some(metrics::server(l, metrics.clone())?), Some(p))
         };
-        let trust_dir = settings.trust_dir.clone().or_else(|| {
-            let dev = std::path::PathBuf::from("keys-dev");
-            (seed_demo && dev.is_dir()).then_some(dev)
-        });
-        let trust = match trust_dir {
-            Some(dir) => Trust::load(&dir)?,
-            None => Trust::default(),
-        };
         let state = web::Data::new(State {
-            trust: std::sync::Arc::new(trust),
+            trust: app.config.trust.clone(),
             pdf_checks: Semaphore::new(settings.max_concurrent_pdf_checks),
             app,
             tokens,

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use super::error::Problem;
-use super::routes::{admin, auth, commands, documents, health, lists, verify};
+use super::routes::{admin, auth, commands, documents, health, lists, signatures, verify};
 
 /// Lets a `schemars` type stand in a `#[utoipa::path]` body: utoipa refers
 /// to it by name; [`document`] puts its schema under that name.
@@ -80,6 +80,10 @@ bridge! {
     documents::NewDocument => "NewDocument",
     crate::pades::verify::Report => "VerifyReport",
     commands::RevisionNote => "RevisionNote",
+    signatures::SignBody => "SignBody",
+    signatures::FinishBody => "FinishBody",
+    signatures::SignaturesView => "SignaturesView",
+    crate::signing::Prepared => "PreparedSignature",
 }
 
 /// Request bodies are described as the server reads them (defaults make a
@@ -168,6 +172,7 @@ impl utoipa::ToSchema for commands::RevisionForm {
         commands::acceptances, commands::progress, commands::completion, commands::returns,
         commands::filing, commands::recall, commands::revisions, commands::reviews, commands::numbering,
         commands::dispatches,
+        signatures::sign, signatures::prepare, signatures::finish, signatures::report,
         lists::inbox, lists::incoming_register, lists::outgoing_register, lists::stats,
         verify::verify,
     ),

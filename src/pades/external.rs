@@ -130,6 +130,11 @@ impl Session {
         out
     }
 
+    /// DER of the signer's certificate.
+    pub fn certificate(&self) -> &[u8] {
+        &self.certificate
+    }
+
     pub fn algorithm(&self) -> SignatureAlgorithm {
         self.algorithm
     }

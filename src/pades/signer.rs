@@ -293,7 +293,7 @@ fn private_key_der(text: &str) -> Result<Zeroizing<Vec<u8>>, SignError> {
 }
 
 /// The DER of the one certificate in `text`.
-pub(super) fn single_certificate(text: &str) -> Result<Vec<u8>, SignError> {
+pub fn single_certificate(text: &str) -> Result<Vec<u8>, SignError> {
     const WHAT: &str = "signer certificate";
     let mut certificates = certificates(text, WHAT)?;
     match certificates.len() {

@@ -22,7 +22,7 @@ pub async fn demo_app() -> (tempfile::TempDir, App) {
 /// models in `database_url` when given.
 pub async fn demo_app_on(database_url: Option<&str>) -> (tempfile::TempDir, App) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config::new(dir.path());
+    let mut config = Config::new(dir.path()).with_dev_keys().expect("keys-dev");
     config.database_url = database_url.map(str::to_string);
     let app = App::open(config).await.expect("open app");
     congvan::demo::seed_organisation(&app).await.expect("seed");
@@ -71,6 +71,7 @@ pub fn receive(
             year: today().year(),
             arrival_date: today(),
             possible_duplicates: vec![],
+            signatures: None,
         }),
     }
 }
@@ -78,7 +79,8 @@ pub fn receive(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_walks_both_journeys_to_the_end() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let app = App::open(Config::new(dir.path())).await.expect("open");
+    let config = Config::new(dir.path()).with_dev_keys().expect("keys-dev");
+    let app = App::open(config).await.expect("open");
     let out = congvan::demo::run(&app).await.expect("demo");
     assert!(out.contains("[status: completed]"), "{out}");
     assert!(out.contains("[status: issued]"), "{out}");

@@ -112,6 +112,7 @@ fn next_action(doc: &Document, rng: &mut StdRng) -> Option<(&'static str, Action
             year: today().year(),
             arrival_date: today(),
             possible_duplicates: vec![],
+            signatures: None,
         }),
         Task::Submit => Action::SubmitToLeader {
             leader: user("lanhdao"),

@@ -95,7 +95,8 @@ impl Validators {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_rows_match_the_committed_schemas() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let app = App::open(Config::new(dir.path())).await.expect("open app");
+    let config = Config::new(dir.path()).with_dev_keys().expect("keys-dev");
+    let app = App::open(config).await.expect("open app");
     congvan::demo::run(&app).await.expect("demo");
 
     let pool = SqlitePoolOptions::new()

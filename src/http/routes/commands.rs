@@ -17,6 +17,7 @@ use crate::domain::decide::{
 };
 use crate::domain::model::{
     CaseFile, Direction, Document, DocumentId, Holder, OfficialRole, Role, RowId, Series,
+    SignatureKind,
 };
 use crate::domain::values::{Notation, Text, UserId};
 use crate::http::Shared;
@@ -24,6 +25,7 @@ use crate::http::error::{ApiError, Code, Problem};
 use crate::http::extract::{Caller, CommandKind, Commanding, if_match};
 use crate::http::idempotency::Stored;
 use crate::projections;
+use crate::signing::{Finish, SignRequest};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(registration)
@@ -94,6 +96,47 @@ pub async fn reply(
     reply: Reply,
     body: Option<&[u8]>,
 ) -> Result<HttpResponse, ApiError> {
+    reply_work(
+        state,
+        req,
+        caller,
+        id,
+        Work::Command {
+            action: Box::new(action),
+            upload,
+        },
+        reply,
+        body,
+    )
+    .await
+}
+
+/// What a command request asks the application to do.
+pub enum Work<'a> {
+    /// Decide and append.
+    Command {
+        action: Box<Action>,
+        upload: Option<&'a Upload>,
+    },
+    /// Sign with the keystore's key, verify, and record.
+    Sign {
+        kind: SignatureKind,
+        request: SignRequest,
+    },
+    /// Finish a two-phase signature, verify, and record.
+    Finish { session: uuid::Uuid, value: Finish },
+}
+
+/// As [`reply`], for any [`Work`].
+pub async fn reply_work(
+    state: &Shared,
+    req: &HttpRequest,
+    caller: &Caller,
+    id: DocumentId,
+    work: Work<'_>,
+    reply: Reply,
+    body: Option<&[u8]>,
+) -> Result<HttpResponse, ApiError> {
     let expected = if_match(req)?;
     let key = match req.headers().get("Idempotency-Key") {
         None => None,
@@ -110,7 +153,7 @@ pub async fn reply(
         }
     };
     let Some(key) = key else {
-        return run(state, caller, id, action, upload, reply, expected)
+        return run(state, caller, id, work, reply, expected)
             .await
             .map(respond);
     };
@@ -127,7 +170,7 @@ pub async fn reply(
         }
         return Ok(stored_response(&s));
     }
-    let result = run(state, caller, id, action, upload, reply, expected).await;
+    let result = run(state, caller, id, work, reply, expected).await;
     let stored = match &result {
         Ok((status, body, location, etag)) => Stored {
             fingerprint: print,
@@ -168,15 +211,34 @@ async fn run(
     state: &Shared,
     caller: &Caller,
     id: DocumentId,
-    action: Action,
-    upload: Option<&Upload>,
+    work: Work<'_>,
     reply: Reply,
     expected: Option<u64>,
 ) -> Result<Answer, ApiError> {
-    let outcome = state
-        .app
-        .execute_if(&caller.user, id, action, &caller.meta, upload, expected)
-        .await?;
+    let app = &state.app;
+    let (user, meta) = (&caller.user, &caller.meta);
+    let outcome = match work {
+        Work::Command { action, upload } => {
+            app.execute_if(user, id, *action, meta, upload, expected)
+                .await?
+        }
+        Work::Sign { kind, request } => {
+            let _permit = state
+                .pdf_checks
+                .acquire()
+                .await
+                .map_err(|e| ApiError::internal(&e))?;
+            app.sign(user, id, kind, &request, meta, expected).await?
+        }
+        Work::Finish { session, value } => {
+            let _permit = state
+                .pdf_checks
+                .acquire()
+                .await
+                .map_err(|e| ApiError::internal(&e))?;
+            app.finish_signature(user, id, session, value, meta).await?
+        }
+    };
     let (body, version): (DocumentView, u64) = view(state, id).await?;
     debug_assert!(version >= outcome.version);
     let (_, tag) = etag(version);
@@ -336,6 +398,7 @@ pub async fn registration(
             .arrival_date
             .unwrap_or_else(|| agency_date(Timestamp::now())),
         possible_duplicates: vec![],
+        signatures: None,
     });
     reply(
         &state,

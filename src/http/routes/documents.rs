@@ -208,6 +208,7 @@ pub async fn create(
                 year: 0,
                 arrival_date: arrival_date.unwrap_or_else(|| agency_date(Timestamp::now())),
                 possible_duplicates: vec![],
+                signatures: None,
             }),
         },
         NewDocument::Outgoing { metadata } => {

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod documents;
 pub mod health;
 pub mod lists;
+pub mod signatures;
 pub mod verify;
 
 use actix_web::error::PathError;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
                 .configure(admin::configure)
                 .configure(documents::configure)
                 .configure(commands::configure)
+                .configure(signatures::configure)
                 .configure(lists::configure)
                 .configure(verify::configure),
         )

@@ -295,6 +295,22 @@ fn protected_routes() -> Vec<(&'static str, &'static str, Body)> {
         ),
         ("POST", "/api/v1/documents/{id}/numbering", j(json!({}))),
         ("POST", "/api/v1/documents/{id}/dispatches", j(lead_th)),
+        (
+            "POST",
+            "/api/v1/documents/{id}/signatures",
+            j(json!({"kind": "personal"})),
+        ),
+        (
+            "POST",
+            "/api/v1/documents/{id}/signatures/prepare",
+            j(json!({"kind": "personal"})),
+        ),
+        (
+            "POST",
+            "/api/v1/documents/{id}/signatures/finish",
+            j(json!({"session_id": uuid::Uuid::nil(), "signature": "AAAA"})),
+        ),
+        ("GET", "/api/v1/documents/{id}/signatures", Body::None),
         ("GET", "/api/v1/inbox", Body::None),
         ("GET", "/api/v1/registers/incoming/{year}", Body::None),
         ("GET", "/api/v1/registers/outgoing/{year}", Body::None),
@@ -461,6 +477,8 @@ async fn documents_and_commands_follow_visibility_and_roles() {
         row(get("/api/v1/documents/{R}/events"),          [200, 200, 200, 200, 404, 200, 404]),
         row(get("/api/v1/documents/{R}/pdf"),             [200, 200, 200, 200, 404, 200, 404]),
         row(get("/api/v1/documents/{R}/pdf/revisions/1"), [200, 200, 200, 200, 404, 200, 404]),
+        row(get("/api/v1/documents/{R}/signatures"),      [200, 200, 200, 200, 404, 200, 404]),
+        row(get("/api/v1/documents/{S}/signatures"),      [200, 200, 404, 404, 404, 404, 404]),
         row(get("/api/v1/documents/{S}"),                 [200, 200, 404, 404, 404, 404, 404]),
         // The auditor reads a secret document's trail, not its content.
         row(get("/api/v1/documents/{S}/events"),          [200, 200, 404, 404, 404, 200, 404]),
@@ -559,6 +577,12 @@ async fn documents_and_commands_follow_visibility_and_roles() {
         row(post("reviews", json!({"decision": "approve"})),                          [403, 409, 409, 403, 404, 403, 404]),
         row(post("numbering", json!({"notation": "UBND-TH"})),                        [409, 403, 403, 403, 404, 403, 404]),
         row(post("dispatches", to_kt("for_information")),                             [409, 403, 403, 403, 404, 403, 404]),
+        // Incoming documents are verified, not signed; a leader or a clerk
+        // gets past the role gate and is refused by the state.
+        row(post("signatures", json!({"kind": "personal"})),                          [409, 409, 403, 403, 404, 403, 404]),
+        row(post("signatures/prepare", json!({"kind": "agency_seal"})),               [409, 409, 403, 403, 404, 403, 404]),
+        row(post("signatures/finish", json!({"session_id": uuid::Uuid::nil(), "cms": "AAAA"})),
+                                                                                      [422, 422, 403, 403, 404, 403, 404]),
         row(post("filing", json!({"case_file": {"code": "HS-01"}})),                  [409, 409, 409, 409, 404, 403, 404]),
         row(post("completion", json!({"result": "Đã báo cáo."})),                     [409, 409, 200, 409, 404, 403, 404]),
         row(post("returns", json!({"reason": "Không thuộc thẩm quyền."})),            [409, 409, 409, 409, 404, 403, 404]),

@@ -7,6 +7,7 @@ pub mod journey;
 pub mod oidc;
 pub mod openapi;
 pub mod signin;
+pub mod signing;
 pub mod verify;
 
 use std::path::Path;
@@ -131,6 +132,32 @@ impl TestApp {
             .expect("POST")
     }
 
+    /// `POST /api/v1/documents`: `metadata` as the JSON part, `pdf` as `file`.
+    pub async fn create(&self, token: &str, metadata: &Value, pdf: Option<Vec<u8>>) -> Response {
+        let mut form = reqwest::multipart::Form::new().part(
+            "metadata",
+            reqwest::multipart::Part::text(metadata.to_string())
+                .mime_str("application/json")
+                .expect("mime"),
+        );
+        if let Some(bytes) = pdf {
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes)
+                    .file_name("document.pdf")
+                    .mime_str("application/pdf")
+                    .expect("mime"),
+            );
+        }
+        self.client
+            .post(self.url("/api/v1/documents"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("create")
+    }
+
     /// Registers an incoming document as the clerk; returns its id.
     pub async fn register_incoming(
         &self,
@@ -143,29 +170,7 @@ impl TestApp {
             "direction": "incoming",
             "metadata": incoming_metadata(number, secrecy),
         });
-        let mut form = reqwest::multipart::Form::new().part(
-            "metadata",
-            reqwest::multipart::Part::text(metadata.to_string())
-                .mime_str("application/json")
-                .expect("mime"),
-        );
-        if let Some(bytes) = pdf {
-            form = form.part(
-                "file",
-                reqwest::multipart::Part::bytes(bytes)
-                    .file_name("scan.pdf")
-                    .mime_str("application/pdf")
-                    .expect("mime"),
-            );
-        }
-        let r = self
-            .client
-            .post(self.url("/api/v1/documents"))
-            .bearer_auth(clerk)
-            .multipart(form)
-            .send()
-            .await
-            .expect("create");
+        let r = self.create(clerk, &metadata, pdf).await;
         let status = r.status();
         let location = r
             .headers()
