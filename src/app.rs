@@ -384,7 +384,7 @@ impl App {
         action: Action,
         meta: &RequestMeta,
     ) -> Result<Outcome, AppError> {
-        self.run(user, id, action, meta, None, None).await
+        self.run(user, id, action, meta, &[], None).await
     }
 
     /// Runs a command only if the document's stream is at version
@@ -399,10 +399,26 @@ impl App {
         upload: Option<&Upload>,
         if_match: Option<u64>,
     ) -> Result<Outcome, AppError> {
-        if let Some(upload) = upload {
+        self.execute_with_uploads(user, id, action, meta, upload.as_slice(), if_match)
+            .await
+    }
+
+    /// As [`App::execute_if`], for a command that carries several files
+    /// (a seal over the document and its attachments): every upload must be
+    /// one the command names; all are stored once `decide` accepts it.
+    pub async fn execute_with_uploads(
+        &self,
+        user: &UserId,
+        id: DocumentId,
+        action: Action,
+        meta: &RequestMeta,
+        uploads: &[&Upload],
+        if_match: Option<u64>,
+    ) -> Result<Outcome, AppError> {
+        for upload in uploads {
             check_carried(&action, upload)?;
         }
-        self.run(user, id, action, meta, upload, if_match).await
+        self.run(user, id, action, meta, uploads, if_match).await
     }
 
     /// Runs a command that carries an uploaded PDF (its `PdfRef` is
@@ -426,7 +442,7 @@ impl App {
         id: DocumentId,
         action: Action,
         meta: &RequestMeta,
-        upload: Option<&Upload>,
+        uploads: &[&Upload],
         if_match: Option<u64>,
     ) -> Result<Outcome, AppError> {
         let actor = self.actor(user).await?;
@@ -458,7 +474,12 @@ impl App {
             let today = agency_date(now);
             let mut action = action.clone();
             let register = self
-                .fill_facts(&mut action, &actor, state.as_ref(), upload)
+                .fill_facts(
+                    &mut action,
+                    &actor,
+                    state.as_ref(),
+                    uploads.first().copied(),
+                )
                 .await?;
             let cmd = Command {
                 actor: actor.clone(),
@@ -503,10 +524,10 @@ impl App {
                     }],
                 });
             }
-            if let Some(upload) = upload
-                && !self.blobs.contains(&upload.pdf.sha256)
-            {
-                self.put_upload(upload).await?;
+            for upload in uploads {
+                if !self.blobs.contains(&upload.pdf.sha256) {
+                    self.put_upload(upload).await?;
+                }
             }
             match self.store.append(appends).await {
                 Ok(r) => {
@@ -654,13 +675,17 @@ impl App {
 
 /// An upload must be the file the command carries.
 fn check_carried(action: &Action, upload: &Upload) -> Result<(), AppError> {
-    let carried = match action {
-        Action::Receive { pdf, .. } | Action::Draft { pdf, .. } => pdf.as_ref(),
-        Action::AddRevision { pdf, .. } => Some(pdf),
-        Action::Sign { facts, .. } => Some(&facts.pdf),
-        _ => None,
+    let carried: Vec<&PdfRef> = match action {
+        Action::Receive { pdf, .. } | Action::Draft { pdf, .. } => pdf.iter().collect(),
+        Action::AddRevision { pdf, .. } | Action::AddAttachment { pdf, .. } => vec![pdf],
+        Action::Sign {
+            facts, attachments, ..
+        } => std::iter::once(&facts.pdf)
+            .chain(attachments.iter().map(|a| &a.pdf))
+            .collect(),
+        _ => Vec::new(),
     };
-    if carried != Some(&upload.pdf) {
+    if !carried.contains(&&upload.pdf) {
         return Err(DomainError::Invalid {
             field: "file",
             rule: "the command must carry the uploaded file's reference".into(),

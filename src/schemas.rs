@@ -1048,6 +1048,13 @@ mod tests {
         )
         .run(
             specialist(),
+            Action::AddAttachment {
+                name: text("Phụ lục I: Dự toán chi tiết"),
+                pdf: pdf(b"attachment 1"),
+            },
+        )
+        .run(
+            specialist(),
             Action::SubmitForReview {
                 reviewer: user("truongphong"),
             },
@@ -1090,6 +1097,7 @@ mod tests {
             Action::Sign {
                 kind: SignatureKind::Personal,
                 facts: Box::new(signature_facts(b"signed by the chairman")),
+                attachments: Vec::new(),
             },
         )
         .run(
@@ -1107,6 +1115,7 @@ mod tests {
             Action::Sign {
                 kind: SignatureKind::AgencySeal,
                 facts: Box::new(signature_facts(b"sealed")),
+                attachments: vec![signature_facts(b"sealed attachment 1")],
             },
         )
         .run(

@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::app::{App, AppError, Outcome, RequestMeta};
+use crate::app::{App, AppError, Outcome, RequestMeta, Upload};
 use crate::digest::Sha256Digest;
 use crate::domain::decide::{Action, DomainError, SignatureFacts, may_sign};
 use crate::domain::model::{Document, DocumentId, SignatureKind, SignatureVerdict};
@@ -475,11 +475,18 @@ impl App {
                 "{user} signs with a device the server cannot reach: use POST /api/v1/documents/{id}/signatures/prepare, then /finish"
             )));
         }
-        let options = sign_options(&doc, kind, request);
+        // The files to sign: the document, and with the seal each attachment.
+        let mut jobs = vec![(bytes, sign_options(&doc, kind, request))];
+        if kind == SignatureKind::AgencySeal {
+            for a in &doc.attachments {
+                let bytes = self.pdf_bytes(&a.pdf.sha256).await?;
+                jobs.push((bytes, attachment_options(&doc, request)));
+            }
+        }
         let limits = self.config.pdf_limits;
         let keystore = self.config.keystore.clone();
         let user_owned = user.clone();
-        let signed = tokio::task::spawn_blocking(move || -> Result<Signed, AppError> {
+        let mut signed = tokio::task::spawn_blocking(move || -> Result<Vec<Signed>, AppError> {
             let entry = keystore.entry_for(&user_owned, kind)?;
             let failed = |e: crate::pades::SignError| AppError::Signing(e.to_string());
             let token;
@@ -512,8 +519,17 @@ impl App {
                     ));
                 }
             };
-            sign_pdf(&bytes, signer, &options, &limits)
-                .map_err(|e| AppError::Signing(e.to_string()))
+            jobs.iter()
+                .enumerate()
+                .map(|(n, (bytes, options))| {
+                    sign_pdf(bytes, signer, options, &limits).map_err(|e| {
+                        AppError::Signing(match n {
+                            0 => e.to_string(),
+                            n => format!("attachment {n}: {e}"),
+                        })
+                    })
+                })
+                .collect()
         })
         .await
         .map_err(blocking_error)??;
@@ -525,7 +541,8 @@ impl App {
                 Sha256Digest::of(&der)
             }
         };
-        self.record(user, id, kind, version, signed, certificate, meta)
+        let main = signed.remove(0);
+        self.record(user, id, kind, version, (main, signed), certificate, meta)
             .await
     }
 
@@ -556,6 +573,11 @@ impl App {
                 }
             )));
         };
+        if kind == SignatureKind::AgencySeal && !doc.attachments.is_empty() {
+            return Err(AppError::Signing(
+                "a seal over a document with attachments is made in one step: give the agency's seal a key file or a PKCS#11 key".into(),
+            ));
+        }
         let options = sign_options(&doc, kind, request);
         let limits = self.config.pdf_limits;
         let (cert_pem, chain_pem, algorithm) = (cert_pem.clone(), chain_pem.clone(), *algorithm);
@@ -645,7 +667,7 @@ impl App {
             id,
             waiting.kind,
             waiting.version,
-            signed,
+            (signed, Vec::new()),
             certificate,
             meta,
         )
@@ -664,10 +686,42 @@ impl App {
         id: DocumentId,
         kind: SignatureKind,
         version: u64,
-        signed: Signed,
+        (main, attachments): (Signed, Vec<Signed>),
         certificate_sha256: Sha256Digest,
         meta: &RequestMeta,
     ) -> Result<Outcome, AppError> {
+        let facts = self.checked(main, certificate_sha256, None).await?;
+        let mut attachment_facts = Vec::new();
+        for (n, signed) in (1..).zip(attachments) {
+            attachment_facts.push(self.checked(signed, certificate_sha256, Some(n)).await?);
+        }
+        let uploads: Vec<&Upload> = std::iter::once(&facts.1)
+            .chain(attachment_facts.iter().map(|(_, u)| u))
+            .collect();
+        self.execute_with_uploads(
+            user,
+            id,
+            Action::Sign {
+                kind,
+                facts: Box::new(facts.0.clone()),
+                attachments: attachment_facts.iter().map(|(f, _)| f.clone()).collect(),
+            },
+            meta,
+            &uploads,
+            Some(version),
+        )
+        .await
+    }
+
+    /// Verifies a signed file: every signature in it must hold (the seal
+    /// completes the document). Answers the facts of its newest signature
+    /// and the file, parsed, to store.
+    async fn checked(
+        &self,
+        signed: Signed,
+        certificate_sha256: Sha256Digest,
+        attachment: Option<u32>,
+    ) -> Result<(SignatureFacts, Upload), AppError> {
         let Signed {
             pdf,
             field,
@@ -675,6 +729,9 @@ impl App {
             digest,
             signed_at,
         } = signed;
+        let which = attachment
+            .map(|n| format!("attachment {n}: "))
+            .unwrap_or_default();
         let report = {
             let trust = self.config.trust.clone();
             let limits = self.config.pdf_limits;
@@ -689,12 +746,13 @@ impl App {
             .find(|v| v.field == field)
             .cloned()
             .ok_or_else(|| {
-                AppError::Signing("the new signature is not in the signed file".into())
+                AppError::Signing(format!(
+                    "{which}the new signature is not in the signed file"
+                ))
             })?;
-        // The seal completes the document: every signature must hold.
         if let Some(bad) = all.iter().find(|v| !v.passed()) {
             return Err(AppError::Signing(format!(
-                "the signed file does not verify: signature {} is {}{}",
+                "{which}the signed file does not verify: signature {} is {}{}",
                 bad.field,
                 bad.indication,
                 bad.sub_indication
@@ -712,24 +770,20 @@ impl App {
             byte_range: byte_range.map(|n| n as u64),
             verdict,
         };
-        self.execute_if(
-            user,
-            id,
-            Action::Sign {
-                kind,
-                facts: Box::new(facts),
-            },
-            meta,
-            Some(&upload),
-            Some(version),
-        )
-        .await
+        Ok((facts, upload))
     }
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The agency's signature on an attachment in a file of its own.
+fn attachment_options(doc: &Document, request: &SignRequest) -> SignOptions {
+    let mut options = sign_options(doc, SignatureKind::AgencySeal, request);
+    options.field = Some("ChuKyCoQuanPhuLuc".into());
+    options
 }
 
 /// The signature's reason and location: the caller's, or the defaults for

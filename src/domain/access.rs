@@ -85,7 +85,7 @@ pub struct Viewed {
     pub user: UserId,
     /// What was read: `metadata`, `events` or `pdf`.
     pub what: ViewKind,
-    /// The revision read, for `pdf`.
+    /// The revision read, for `pdf`; the attachment's number, for `attachment`.
     pub revision: Option<u32>,
 }
 
@@ -97,6 +97,8 @@ pub enum ViewKind {
     Pdf,
     /// The signatures report.
     Signatures,
+    /// An attachment's file (`revision` is its number).
+    Attachment,
 }
 
 impl Viewed {
@@ -123,6 +125,8 @@ impl Viewed {
             (ViewKind::Pdf, Some(n)) => format!("viewed revision {n} of the PDF"),
             (ViewKind::Pdf, None) => "viewed the PDF".to_string(),
             (ViewKind::Signatures, _) => "viewed the signatures report".to_string(),
+            (ViewKind::Attachment, Some(n)) => format!("viewed attachment {n}"),
+            (ViewKind::Attachment, None) => "viewed an attachment".to_string(),
         }
     }
 }

@@ -165,7 +165,29 @@ pub enum Action {
     Sign {
         kind: SignatureKind,
         facts: Box<SignatureFacts>,
+        /// With the seal: each attachment's signed file, in order (empty
+        /// for a personal signature).
+        attachments: Vec<SignatureFacts>,
     },
+    /// Add an attachment (phụ lục) in a file of its own to the draft.
+    AddAttachment {
+        name: Text,
+        pdf: PdfRef,
+    },
+}
+
+/// The most attachments a document takes.
+pub const MAX_ATTACHMENTS: usize = 50;
+
+fn verdict_refusal(what: &str, v: &SignatureVerdict) -> DomainError {
+    refuse(format!(
+        "{what} does not verify ({}{}); nothing was recorded",
+        v.indication,
+        v.sub_indication
+            .as_deref()
+            .map(|s| format!(" / {s}"))
+            .unwrap_or_default()
+    ))
 }
 
 /// A command: who, when, and what.
@@ -1015,19 +1037,44 @@ fn decide_existing(
                 assignments,
             }])
         }
-        Action::Sign { kind, facts } => {
+        Action::Sign {
+            kind,
+            facts,
+            attachments,
+        } => {
             may_sign(&cmd.actor, doc, *kind)?;
             if !facts.verdict.passed() {
-                return Err(refuse(format!(
-                    "the signed file does not verify ({}{}); nothing was recorded",
-                    facts.verdict.indication,
-                    facts
-                        .verdict
-                        .sub_indication
-                        .as_deref()
-                        .map(|s| format!(" / {s}"))
-                        .unwrap_or_default()
-                )));
+                return Err(verdict_refusal("the signed file", &facts.verdict));
+            }
+            let expected = match kind {
+                SignatureKind::Personal => 0,
+                SignatureKind::AgencySeal => doc.attachments.len(),
+            };
+            if attachments.len() != expected {
+                return Err(invalid(
+                    "attachments",
+                    format!(
+                        "the seal signs the document and each of its {expected} attachment(s); {} signed file(s) were given",
+                        attachments.len()
+                    ),
+                ));
+            }
+            let mut sealed = Vec::new();
+            for (n, a) in (1u32..).zip(attachments) {
+                if !a.verdict.passed() {
+                    return Err(verdict_refusal(&format!("attachment {n}"), &a.verdict));
+                }
+                sealed.push(DocumentEvent::AttachmentSealed {
+                    at,
+                    by: by.clone(),
+                    attachment: n,
+                    pdf: a.pdf.clone(),
+                    signed_at: a.signed_at,
+                    certificate_sha256: a.certificate_sha256,
+                    revision_sha256: a.revision_sha256,
+                    byte_range: a.byte_range,
+                    verdict: a.verdict.clone(),
+                });
             }
             Ok(vec![DocumentEvent::Signed {
                 at,
@@ -1039,6 +1086,41 @@ fn decide_existing(
                 revision_sha256: facts.revision_sha256,
                 byte_range: facts.byte_range,
                 verdict: facts.verdict.clone(),
+            }]
+            .into_iter()
+            .chain(sealed)
+            .collect())
+        }
+        Action::AddAttachment { name, pdf } => {
+            if incoming {
+                return Err(only_outgoing());
+            }
+            if doc.status != Status::Draft {
+                return Err(refuse(
+                    "attachments are added to the draft; this one is under review or approved",
+                ));
+            }
+            let draft = doc
+                .open_row_of(Task::Draft)
+                .ok_or_else(|| refuse("the draft is not open for changes"))?;
+            if !acts_for(&cmd.actor, draft) {
+                return Err(forbidden("only the drafter adds attachments"));
+            }
+            check_content(policy, &doc.metadata, Some(pdf))?;
+            if doc.attachments.len() >= MAX_ATTACHMENTS {
+                return Err(invalid(
+                    "file",
+                    format!("a document takes at most {MAX_ATTACHMENTS} attachments"),
+                ));
+            }
+            if doc.attachments.iter().any(|a| a.name == *name) {
+                return Err(invalid("name", "an attachment of this name exists already"));
+            }
+            Ok(vec![DocumentEvent::AttachmentAdded {
+                at,
+                by,
+                name: name.clone(),
+                pdf: pdf.clone(),
             }])
         }
     }

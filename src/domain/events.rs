@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::model::{
-    Arrival, CaseFile, Direction, Document, DocumentId, Holder, Issued, Metadata, PdfRef, Revision,
-    Role, Row, RowId, RowStatus, Series, SignatureKind, SignatureRecord, SignatureVerdict, Source,
-    Status, Task,
+    Arrival, Attachment, CaseFile, Direction, Document, DocumentId, Holder, Issued, Metadata,
+    PdfRef, Revision, Role, Row, RowId, RowStatus, Series, SignatureKind, SignatureRecord,
+    SignatureVerdict, Source, Status, Task,
 };
 use super::values::{Notation, NumberNotation, Text, UnitId, UserId};
 use crate::digest::Sha256Digest;
@@ -206,6 +206,29 @@ pub enum DocumentEvent {
         byte_range: [u64; 4],
         verdict: SignatureVerdict,
     },
+    /// An attachment (phụ lục) in a file of its own was added to the draft.
+    AttachmentAdded {
+        at: Timestamp,
+        by: UserId,
+        name: Text,
+        pdf: PdfRef,
+    },
+    /// The agency's (text-only) signature was applied to an attachment,
+    /// with the seal on the document.
+    AttachmentSealed {
+        at: Timestamp,
+        by: UserId,
+        /// The attachment's number, from 1.
+        #[schemars(range(min = 1))]
+        attachment: u32,
+        /// The signed file.
+        pdf: PdfRef,
+        signed_at: Timestamp,
+        certificate_sha256: Sha256Digest,
+        revision_sha256: Sha256Digest,
+        byte_range: [u64; 4],
+        verdict: SignatureVerdict,
+    },
     /// The numbered document was sent to its recipients (phát hành).
     Dispatched {
         at: Timestamp,
@@ -260,6 +283,8 @@ impl DocumentEvent {
             DocumentEvent::ReturnedForChanges { .. } => "returned_for_changes",
             DocumentEvent::Numbered { .. } => "numbered",
             DocumentEvent::Signed { .. } => "signed",
+            DocumentEvent::AttachmentAdded { .. } => "attachment_added",
+            DocumentEvent::AttachmentSealed { .. } => "attachment_sealed",
             DocumentEvent::Dispatched { .. } => "dispatched",
         }
     }
@@ -288,6 +313,8 @@ impl DocumentEvent {
             | DocumentEvent::ReturnedForChanges { at, .. }
             | DocumentEvent::Numbered { at, .. }
             | DocumentEvent::Signed { at, .. }
+            | DocumentEvent::AttachmentAdded { at, .. }
+            | DocumentEvent::AttachmentSealed { at, .. }
             | DocumentEvent::Dispatched { at, .. } => *at,
         }
     }
@@ -312,6 +339,8 @@ impl DocumentEvent {
             | DocumentEvent::ReturnedForChanges { by, .. }
             | DocumentEvent::Numbered { by, .. }
             | DocumentEvent::Signed { by, .. }
+            | DocumentEvent::AttachmentAdded { by, .. }
+            | DocumentEvent::AttachmentSealed { by, .. }
             | DocumentEvent::Dispatched { by, .. } => by,
         }
     }
@@ -322,9 +351,10 @@ impl DocumentEvent {
             DocumentEvent::Received { pdf, .. } | DocumentEvent::Drafted { pdf, .. } => {
                 pdf.iter().collect()
             }
-            DocumentEvent::RevisionAdded { pdf, .. } | DocumentEvent::Signed { pdf, .. } => {
-                vec![pdf]
-            }
+            DocumentEvent::RevisionAdded { pdf, .. }
+            | DocumentEvent::Signed { pdf, .. }
+            | DocumentEvent::AttachmentAdded { pdf, .. }
+            | DocumentEvent::AttachmentSealed { pdf, .. } => vec![pdf],
             _ => Vec::new(),
         }
     }
@@ -538,6 +568,7 @@ fn new_document(
         rows: vec![first_row],
         signatures: Vec::new(),
         incoming_signatures: None,
+        attachments: Vec::new(),
     }
 }
 
@@ -760,6 +791,42 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
             by: by.clone(),
             at: *at,
         }),
+        E::AttachmentAdded { at, by, name, pdf } => doc.attachments.push(Attachment {
+            name: name.clone(),
+            pdf: pdf.clone(),
+            by: by.clone(),
+            at: *at,
+            seal: None,
+        }),
+        E::AttachmentSealed {
+            at,
+            by,
+            attachment,
+            pdf,
+            signed_at,
+            certificate_sha256,
+            revision_sha256,
+            byte_range,
+            verdict,
+        } => {
+            if let Some(a) = (*attachment as usize)
+                .checked_sub(1)
+                .and_then(|i| doc.attachments.get_mut(i))
+            {
+                a.pdf = pdf.clone();
+                a.seal = Some(SignatureRecord {
+                    kind: SignatureKind::AgencySeal,
+                    by: by.clone(),
+                    at: *at,
+                    signed_at: *signed_at,
+                    pdf: pdf.clone(),
+                    certificate_sha256: *certificate_sha256,
+                    revision_sha256: *revision_sha256,
+                    byte_range: *byte_range,
+                    verdict: verdict.clone(),
+                });
+            }
+        }
         E::Signed {
             at,
             by,
@@ -1009,6 +1076,15 @@ pub fn describe(event: &DocumentEvent) -> String {
             issue_date,
             ..
         } => format!("numbered {number_notation}, issued {issue_date}"),
+        E::AttachmentAdded { name, .. } => format!("attachment added: {}", name.as_str()),
+        E::AttachmentSealed {
+            attachment,
+            verdict,
+            ..
+        } => format!(
+            "attachment {attachment} sealed with the agency's signature ({})",
+            verdict.indication
+        ),
         E::Signed { kind, verdict, .. } => {
             let what = match kind {
                 SignatureKind::Personal => "signed by the competent person",

@@ -406,6 +406,19 @@ pub struct SignatureRecord {
     pub verdict: SignatureVerdict,
 }
 
+/// An attachment (phụ lục) in a file of its own: sealed with the agency's
+/// text-only signature together with the document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Attachment {
+    pub name: Text,
+    /// The current file: the sealed one once the document is sealed.
+    pub pdf: PdfRef,
+    pub by: UserId,
+    pub at: Timestamp,
+    /// The agency's signature on it, once sealed.
+    pub seal: Option<SignatureRecord>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CaseFile {
     pub code: Text,
@@ -477,6 +490,10 @@ pub struct Document {
     /// file.
     #[serde(default)]
     pub incoming_signatures: Option<Vec<SignatureVerdict>>,
+    /// Attachments in files of their own (outgoing documents), numbered
+    /// from 1 in this order.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
 }
 
 impl Document {

@@ -2674,6 +2674,7 @@ fn sign(kind: SignatureKind, indication: &str) -> Action {
     Action::Sign {
         kind,
         facts: Box::new(signature_facts(indication)),
+        attachments: Vec::new(),
     }
 }
 
@@ -2776,6 +2777,113 @@ fn the_clerk_seals_the_numbered_document() {
         .state();
     assert!(doc.signature(SignatureKind::AgencySeal).is_some());
     assert_eq!(doc.status, Status::Numbered);
+}
+
+#[test]
+fn the_drafter_adds_attachments_to_the_draft() {
+    let add = |name: &str| Action::AddAttachment {
+        name: text(name),
+        pdf: pdf(name.as_bytes()),
+    };
+    let doc = given(h_drafted())
+        .when(command(spec_kt(), T_SUBMIT, add("Phụ lục I")))
+        .then(vec![DocumentEvent::AttachmentAdded {
+            at: ts(T_SUBMIT),
+            by: user("cv.kt"),
+            name: text("Phụ lục I"),
+            pdf: pdf("Phụ lục I".as_bytes()),
+        }])
+        .state();
+    assert_eq!(doc.attachments.len(), 1);
+    with_attachment(add("Phụ lục I"))
+        .then_refused(invalid("name"), "an attachment of this name exists already");
+    given(h_in_review())
+        .when(command(spec_kt(), T_SUBMIT, add("Phụ lục II")))
+        .then_refused(state_err, "attachments are added to the draft");
+    given(h_drafted())
+        .when(command(clerk(), T_SUBMIT, add("Phụ lục II")))
+        .then_refused(forbidden, "only the drafter adds attachments");
+}
+
+fn attachment_sealed_event() -> DocumentEvent {
+    let f = signature_facts("TOTAL-PASSED");
+    DocumentEvent::AttachmentSealed {
+        at: ts(T_FORWARD),
+        by: user("van.thu"),
+        attachment: 1,
+        pdf: f.pdf,
+        signed_at: f.signed_at,
+        certificate_sha256: f.certificate_sha256,
+        revision_sha256: f.revision_sha256,
+        byte_range: f.byte_range,
+        verdict: f.verdict,
+    }
+}
+
+fn with_attachment(action: Action) -> When {
+    given(with(
+        h_drafted(),
+        vec![DocumentEvent::AttachmentAdded {
+            at: ts(T_SUBMIT),
+            by: user("cv.kt"),
+            name: text("Phụ lục I"),
+            pdf: pdf("Phụ lục I".as_bytes()),
+        }],
+    ))
+    .when(command(spec_kt(), T_SUBMIT, action))
+}
+
+#[test]
+fn the_seal_signs_every_attachment() {
+    let attached = |h: Vec<DocumentEvent>| {
+        let mut h = h;
+        h.insert(
+            1,
+            DocumentEvent::AttachmentAdded {
+                at: ts(T_SUBMIT),
+                by: user("cv.kt"),
+                name: text("Phụ lục I"),
+                pdf: pdf("Phụ lục I".as_bytes()),
+            },
+        );
+        h
+    };
+    given(attached(h_numbered()))
+        .when(command(
+            clerk(),
+            T_FORWARD,
+            sign(SignatureKind::AgencySeal, "TOTAL-PASSED"),
+        ))
+        .then_refused(invalid("attachments"), "each of its 1 attachment(s)");
+    let doc = given(attached(h_numbered()))
+        .when(command(
+            clerk(),
+            T_FORWARD,
+            Action::Sign {
+                kind: SignatureKind::AgencySeal,
+                facts: Box::new(signature_facts("TOTAL-PASSED")),
+                attachments: vec![signature_facts("TOTAL-PASSED")],
+            },
+        ))
+        .then(vec![
+            signed_event(SignatureKind::AgencySeal, "van.thu"),
+            attachment_sealed_event(),
+        ])
+        .state();
+    let sealed = doc.attachments[0].seal.as_ref().expect("sealed");
+    assert_eq!(sealed.kind, SignatureKind::AgencySeal);
+    assert_eq!(doc.attachments[0].pdf, pdf(b"signed"));
+    given(attached(h_numbered()))
+        .when(command(
+            clerk(),
+            T_FORWARD,
+            Action::Sign {
+                kind: SignatureKind::AgencySeal,
+                facts: Box::new(signature_facts("TOTAL-PASSED")),
+                attachments: vec![signature_facts("TOTAL-FAILED")],
+            },
+        ))
+        .then_refused(state_err, "attachment 1 does not verify (TOTAL-FAILED)");
 }
 
 #[test]

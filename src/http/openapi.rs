@@ -80,6 +80,7 @@ bridge! {
     documents::NewDocument => "NewDocument",
     crate::pades::verify::Report => "VerifyReport",
     commands::RevisionNote => "RevisionNote",
+    commands::AttachmentMetadata => "AttachmentMetadata",
     signatures::SignBody => "SignBody",
     signatures::FinishBody => "FinishBody",
     signatures::SignaturesView => "SignaturesView",
@@ -101,6 +102,7 @@ fn is_request(name: &str) -> bool {
                 | "SigningTitles"
                 | "NewDocument"
                 | "RevisionNote"
+                | "AttachmentMetadata"
         )
 }
 
@@ -147,6 +149,16 @@ impl utoipa::ToSchema for documents::NewDocumentForm {
         Cow::Borrowed("NewDocumentForm")
     }
 }
+impl utoipa::PartialSchema for commands::AttachmentForm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::Ref::from_schema_name("AttachmentForm").into()
+    }
+}
+impl utoipa::ToSchema for commands::AttachmentForm {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("AttachmentForm")
+    }
+}
 impl utoipa::PartialSchema for commands::RevisionForm {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::Ref::from_schema_name("RevisionForm").into()
@@ -167,7 +179,7 @@ impl utoipa::ToSchema for commands::RevisionForm {
         admin::list_units, admin::create_unit, admin::rename_unit, admin::list_users, admin::create_user,
         admin::change_user, admin::deactivate, admin::activate, admin::set_password, admin::set_titles,
         documents::create, documents::list, documents::get_document, documents::events, documents::pdf,
-        documents::pdf_revision,
+        documents::pdf_revision, documents::attachment_pdf, commands::attachments,
         commands::registration, commands::submissions, commands::directions, commands::forwards,
         commands::acceptances, commands::progress, commands::completion, commands::returns,
         commands::filing, commands::recall, commands::revisions, commands::reviews, commands::numbering,
@@ -291,6 +303,18 @@ pub fn document() -> Value {
                 "metadata": {"type": "string", "contentMediaType": "application/json",
                     "description": "Optional JSON: a RevisionNote ({\"note\": ...})"},
                 "file": {"type": "string", "contentMediaType": "application/pdf", "description": "The new draft PDF"}
+            }
+        }),
+    );
+    schemas.insert(
+        "AttachmentForm".into(),
+        json!({
+            "type": "object",
+            "required": ["metadata", "file"],
+            "properties": {
+                "metadata": {"type": "string", "contentMediaType": "application/json",
+                    "description": "JSON: an AttachmentMetadata ({\"name\": ...})"},
+                "file": {"type": "string", "contentMediaType": "application/pdf", "description": "The attachment's PDF"}
             }
         }),
     );

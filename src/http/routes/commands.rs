@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(filing)
         .service(recall)
         .service(revisions)
+        .service(attachments)
         .service(reviews)
         .service(numbering)
         .service(dispatches);
@@ -756,6 +757,85 @@ pub async fn recall(
     .await
 }
 
+/// A multipart command's parts: the `metadata` JSON (if any), the `file`
+/// (required) parsed, and the fingerprint of both for `Idempotency-Key`.
+async fn form_upload(
+    state: &Shared,
+    form: Multipart,
+) -> Result<(Option<Vec<u8>>, Upload, Vec<u8>), ApiError> {
+    let (metadata, file) = read_form(
+        form,
+        state.settings.max_json_bytes,
+        state.settings.max_upload_bytes,
+    )
+    .await?;
+    let file = file.ok_or_else(|| {
+        ApiError::field(
+            Code::InvalidBody,
+            "file",
+            "the part `file` (the PDF) is missing",
+        )
+    })?;
+    let mut print = metadata.clone().unwrap_or_default();
+    print.extend_from_slice(
+        crate::digest::Sha256Digest::of(&file)
+            .to_string()
+            .as_bytes(),
+    );
+    let upload = inspect(state, file).await?;
+    Ok((metadata, upload, print))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentMetadata {
+    /// What the attachment is (e.g. "Phụ lục I: Dự toán chi tiết").
+    pub name: Text,
+}
+
+/// The parts of `POST /attachments` (multipart/form-data): `file` (the
+/// attachment's PDF) and `metadata` (JSON, an [`AttachmentMetadata`]). Its
+/// schema is written by hand in `openapi.rs`.
+pub struct AttachmentForm;
+
+/// Add an attachment (phụ lục) in a file of its own to the draft (the
+/// drafter). The agency's seal signs it, text only, with the document.
+#[utoipa::path(post, path = "/api/v1/documents/{id}/attachments", tag = "commands", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path)), request_body(content = AttachmentForm, content_type = "multipart/form-data"),
+    responses(CommandAnswers))]
+#[post("/documents/{id}/attachments")]
+pub async fn attachments(
+    state: Shared,
+    req: HttpRequest,
+    c: Commanding<Drafting>,
+    form: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let (metadata, upload, print) = form_upload(&state, form).await?;
+    let metadata = metadata.ok_or_else(|| {
+        ApiError::field(
+            Code::InvalidBody,
+            "metadata",
+            "the part `metadata` ({\"name\": …}) is missing",
+        )
+    })?;
+    let name = parse_json::<AttachmentMetadata>(&metadata)?.name;
+    let action = Action::AddAttachment {
+        name,
+        pdf: upload.pdf.clone(),
+    };
+    reply(
+        &state,
+        &req,
+        &c.seen.caller,
+        c.seen.id,
+        action,
+        Some(&upload),
+        OK,
+        Some(&print),
+    )
+    .await
+}
+
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevisionNote {
@@ -779,30 +859,11 @@ pub async fn revisions(
     c: Commanding<Drafting>,
     form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let (metadata, file) = read_form(
-        form,
-        state.settings.max_json_bytes,
-        state.settings.max_upload_bytes,
-    )
-    .await?;
+    let (metadata, upload, print) = form_upload(&state, form).await?;
     let note = match &metadata {
         Some(m) => parse_json::<RevisionNote>(m)?.note,
         None => None,
     };
-    let file = file.ok_or_else(|| {
-        ApiError::field(
-            Code::InvalidBody,
-            "file",
-            "the part `file` (the PDF) is missing",
-        )
-    })?;
-    let mut print = metadata.clone().unwrap_or_default();
-    print.extend_from_slice(
-        crate::digest::Sha256Digest::of(&file)
-            .to_string()
-            .as_bytes(),
-    );
-    let upload = inspect(&state, file).await?;
     let action = Action::AddRevision {
         pdf: upload.pdf.clone(),
         note,

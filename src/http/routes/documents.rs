@@ -31,7 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get_document)
         .service(events)
         .service(pdf)
-        .service(pdf_revision);
+        .service(pdf_revision)
+        .service(attachment_pdf);
 }
 
 /// The `metadata` part of `POST /documents`.
@@ -499,45 +500,65 @@ pub async fn events(state: Shared, seen: Seen) -> Result<HttpResponse, ApiError>
     Ok(HttpResponse::Ok().json(EventsPage { events: out, trail }))
 }
 
-async fn send_pdf(
-    state: &Shared,
-    seen: &Seen,
-    revision: Option<u32>,
-) -> Result<HttpResponse, ApiError> {
+/// Which file of a document.
+enum Which {
+    /// A revision of the document's PDF (the current one when None).
+    Revision(Option<u32>),
+    /// An attachment, numbered from 1.
+    Attachment(u32),
+}
+
+async fn send_pdf(state: &Shared, seen: &Seen, which: Which) -> Result<HttpResponse, ApiError> {
     seen.full()?;
     let (document, _) = projections::document(state.app.projections.pool(), seen.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let n = match revision {
-        Some(n) => n,
-        None => document.revisions.len() as u32,
+    let nth = |n: u32, len: usize| (n >= 1 && n as usize <= len).then(|| n as usize - 1);
+    let (file, view, n, name) = match which {
+        Which::Revision(revision) => {
+            let n = revision.unwrap_or(document.revisions.len() as u32);
+            let rev = nth(n, document.revisions.len())
+                .map(|i| &document.revisions[i])
+                .ok_or_else(|| {
+                    ApiError::detail(Code::NotFound, "the document has no such PDF revision")
+                })?;
+            (
+                rev.pdf.clone(),
+                ViewKind::Pdf,
+                n,
+                format!("{}-r{n}", seen.id),
+            )
+        }
+        Which::Attachment(n) => {
+            let a = nth(n, document.attachments.len())
+                .map(|i| &document.attachments[i])
+                .ok_or_else(|| {
+                    ApiError::detail(Code::NotFound, "the document has no such attachment")
+                })?;
+            (
+                a.pdf.clone(),
+                ViewKind::Attachment,
+                n,
+                format!("{}-a{n}", seen.id),
+            )
+        }
     };
-    let rev = (n >= 1)
-        .then(|| document.revisions.get(n as usize - 1))
-        .flatten()
-        .ok_or_else(|| ApiError::detail(Code::NotFound, "the document has no such PDF revision"))?;
     let blobs = state.app.blobs.clone();
-    let digest = rev.pdf.sha256;
+    let digest = file.sha256;
     let bytes = tokio::task::spawn_blocking(move || blobs.get(&digest))
         .await
         .map_err(|e| ApiError::internal(&e))?
         .map_err(|e| ApiError::from(AppError::Io(e)))?;
     state
         .app
-        .record_view(
-            &seen.caller.user,
-            seen.id,
-            ViewKind::Pdf,
-            Some(n),
-            &seen.caller.meta,
-        )
+        .record_view(&seen.caller.user, seen.id, view, Some(n), &seen.caller.meta)
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
-        .insert_header((header::ETAG, format!("\"{}\"", rev.pdf.sha256)))
+        .insert_header((header::ETAG, format!("\"{}\"", file.sha256)))
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("inline; filename=\"{}-r{n}.pdf\"", seen.id),
+            format!("inline; filename=\"{name}.pdf\""),
         ))
         .body(bytes))
 }
@@ -551,7 +572,7 @@ async fn send_pdf(
         (status = 404, description = "Not found or no PDF", body = Problem, content_type = "application/problem+json")))]
 #[get("/documents/{id}/pdf")]
 pub async fn pdf(state: Shared, seen: Seen) -> Result<HttpResponse, ApiError> {
-    send_pdf(&state, &seen, None).await
+    send_pdf(&state, &seen, Which::Revision(None)).await
 }
 
 /// One PDF revision, numbered from 1.
@@ -567,5 +588,22 @@ pub async fn pdf_revision(
     seen: Seen,
     path: web::Path<(String, u32)>,
 ) -> Result<HttpResponse, ApiError> {
-    send_pdf(&state, &seen, Some(path.1)).await
+    send_pdf(&state, &seen, Which::Revision(Some(path.1))).await
+}
+
+/// One attachment's file, numbered from 1 (the sealed file once the
+/// document is sealed).
+#[utoipa::path(get, path = "/api/v1/documents/{id}/attachments/{n}/pdf", tag = "documents", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The document"), ("n" = u32, Path, description = "Attachment, from 1")),
+    responses(
+        (status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found or no such attachment", body = Problem, content_type = "application/problem+json")))]
+#[get("/documents/{id}/attachments/{n}/pdf")]
+pub async fn attachment_pdf(
+    state: Shared,
+    seen: Seen,
+    path: web::Path<(String, u32)>,
+) -> Result<HttpResponse, ApiError> {
+    send_pdf(&state, &seen, Which::Attachment(path.1)).await
 }

@@ -311,6 +311,16 @@ fn protected_routes() -> Vec<(&'static str, &'static str, Body)> {
             j(json!({"session_id": uuid::Uuid::nil(), "signature": "AAAA"})),
         ),
         ("GET", "/api/v1/documents/{id}/signatures", Body::None),
+        (
+            "POST",
+            "/api/v1/documents/{id}/attachments",
+            Body::Form(json!({"name": "Phụ lục I"}), Some(sample_pdf("Phu luc", 1))),
+        ),
+        (
+            "GET",
+            "/api/v1/documents/{id}/attachments/{n}/pdf",
+            Body::None,
+        ),
         ("GET", "/api/v1/inbox", Body::None),
         ("GET", "/api/v1/registers/incoming/{year}", Body::None),
         ("GET", "/api/v1/registers/outgoing/{year}", Body::None),
@@ -479,6 +489,8 @@ async fn documents_and_commands_follow_visibility_and_roles() {
         row(get("/api/v1/documents/{R}/pdf/revisions/1"), [200, 200, 200, 200, 404, 200, 404]),
         row(get("/api/v1/documents/{R}/signatures"),      [200, 200, 200, 200, 404, 200, 404]),
         row(get("/api/v1/documents/{S}/signatures"),      [200, 200, 404, 404, 404, 404, 404]),
+        // An incoming document has no attachments of its own.
+        row(get("/api/v1/documents/{R}/attachments/1/pdf"), [404, 404, 404, 404, 404, 404, 404]),
         row(get("/api/v1/documents/{S}"),                 [200, 200, 404, 404, 404, 404, 404]),
         // The auditor reads a secret document's trail, not its content.
         row(get("/api/v1/documents/{S}/events"),          [200, 200, 404, 404, 404, 200, 404]),
@@ -581,6 +593,10 @@ async fn documents_and_commands_follow_visibility_and_roles() {
         // gets past the role gate and is refused by the state.
         row(post("signatures", json!({"kind": "personal"})),                          [409, 409, 403, 403, 404, 403, 404]),
         row(post("signatures/prepare", json!({"kind": "agency_seal"})),               [409, 409, 403, 403, 404, 403, 404]),
+        row(
+            ("POST", format!("/api/v1/documents/{r}/attachments"),
+             Body::Form(json!({"name": "Phụ lục"}), Some(sample_pdf("Phu luc", 1)))),
+                                                                                      [409, 409, 409, 409, 404, 403, 404]),
         row(post("signatures/finish", json!({"session_id": uuid::Uuid::nil(), "cms": "AAAA"})),
                                                                                       [422, 422, 403, 403, 404, 403, 404]),
         row(post("filing", json!({"case_file": {"code": "HS-01"}})),                  [409, 409, 409, 409, 404, 403, 404]),

@@ -36,6 +36,11 @@ async fn refused(app: &TestApp, token: &str, id: &str, name: &str, body: Value) 
 /// A draft by the specialist, reviewed by the unit head and approved by
 /// the chairman; returns its id.
 async fn approved_draft(app: &TestApp, subject: &str) -> String {
+    approved_draft_with(app, subject, &[]).await
+}
+
+/// As [`approved_draft`], with attachments in files of their own.
+async fn approved_draft_with(app: &TestApp, subject: &str, attachments: &[&str]) -> String {
     let cv = app.token("chuyenvien").await;
     let tp = app.token("truongphong").await;
     let ld = app.token("lanhdao").await;
@@ -46,6 +51,31 @@ async fn approved_draft(app: &TestApp, subject: &str) -> String {
         .await;
     let v: Value = r.json().await.expect("json");
     let id = v["document"]["id"].as_str().expect("id").to_string();
+    for name in attachments {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "metadata",
+                reqwest::multipart::Part::text(json!({ "name": name }).to_string())
+                    .mime_str("application/json")
+                    .expect("mime"),
+            )
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(sample_pdf(name, 1))
+                    .file_name("attachment.pdf")
+                    .mime_str("application/pdf")
+                    .expect("mime"),
+            );
+        let r = app
+            .client
+            .post(app.url(&format!("/api/v1/documents/{id}/attachments")))
+            .bearer_auth(&cv)
+            .multipart(form)
+            .send()
+            .await
+            .expect("attachment");
+        assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    }
     post_ok(app, &cv, &id, "submissions", json!({"to": "truongphong"})).await;
     post_ok(
         app,
@@ -84,7 +114,12 @@ fn assert_valid_in_pyhanko(file: &Path, fields: &[&str]) {
 async fn a_document_is_issued_only_with_both_signatures_verified() {
     let dir = tempfile::tempdir().expect("temp dir");
     let app = spawn_on(dir.path()).await;
-    let id = approved_draft(&app, "Quyết định giao dự toán ngân sách năm 2027").await;
+    let id = approved_draft_with(
+        &app,
+        "Quyết định giao dự toán ngân sách năm 2027",
+        &["Phụ lục I: Dự toán chi tiết"],
+    )
+    .await;
     let vt = app.token("vanthu").await;
     let ld = app.token("lanhdao").await;
     let tp = app.token("truongphong").await;
@@ -194,6 +229,14 @@ async fn a_document_is_issued_only_with_both_signatures_verified() {
     let file = dir.path().join("issued.pdf");
     download(&app, &vt, &id, &file).await;
     assert_valid_in_pyhanko(&file, &["ChuKyNguoiCoThamQuyen", "ChuKyCoQuan"]);
+    // The attachment carries the agency's signature alone.
+    let r = app
+        .get(&vt, &format!("/api/v1/documents/{id}/attachments/1/pdf"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let sealed = dir.path().join("attachment.pdf");
+    std::fs::write(&sealed, r.bytes().await.expect("pdf")).expect("write");
+    assert_valid_in_pyhanko(&sealed, &["ChuKyCoQuanPhuLuc"]);
     app.stop().await;
 }
 
