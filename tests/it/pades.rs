@@ -30,11 +30,8 @@ const KNOWN_GAPS: &[&str] = &[
     "pyhanko__minimal-startxref-obo5.pdf",
     "pyhanko__minimal-startxref-obo6.pdf",
     "qpdf__bad37.pdf",
-    "qpdf__compress-objstm-xref-qdf.pdf",
     "qpdf__endobj-at-eol.pdf",
     "qpdf__filter-abbreviation.pdf",
-    "qpdf__no-space-compressed-object.pdf",
-    "qpdf__tokens.pdf",
 ];
 
 fn corpus() -> PathBuf {
