@@ -384,6 +384,10 @@ impl Scan {
         let mut scan = Scan::default();
         // What object stream indexes may be inflated to, together.
         let mut budget = limits.max_decompressed;
+        // Bytes read in vain by values that never end (an unclosed array
+        // reads to the end of the file): the scan stops before that work
+        // outgrows the file, so that it stays linear.
+        let mut wasted = 0usize;
         let mut i = 0;
         while let Some(k) = find(buf, i, b"obj") {
             i = k + 3;
@@ -401,7 +405,11 @@ impl Scan {
             if num == 0 {
                 continue;
             }
+            if wasted > buf.len() {
+                break;
+            }
             let Some((value_start, value_end)) = value_span(buf, after) else {
+                wasted += buf.len() - after;
                 continue;
             };
             i = value_end;
