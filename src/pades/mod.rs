@@ -8,6 +8,7 @@ mod error;
 pub mod external;
 pub mod oid;
 pub mod pkcs11;
+pub mod repair;
 pub mod sign;
 pub mod signer;
 pub mod tsa;

@@ -85,46 +85,16 @@ pub(crate) mod base64_bytes {
     }
 }
 
-/// Reads the last `startxref` and what it points at.
+/// Reads the last `startxref` and what it points at. A `startxref` a few
+/// bytes off is corrected as pyHanko does (then the section's exact start is
+/// returned); see [`super::repair::locate_section`].
 pub fn last_xref(bytes: &[u8]) -> Result<(usize, XrefForm), SignPdfError> {
-    let tail_start = bytes.len().saturating_sub(2048);
-    let tail = &bytes[tail_start..];
-    let at = rfind(tail, b"startxref")
-        .ok_or_else(|| SignPdfError::Unsupported("it has no startxref at its end".into()))?;
-    let rest = &tail[at + b"startxref".len()..];
-    let digits: String = rest
-        .iter()
-        .skip_while(|c| c.is_ascii_whitespace())
-        .take_while(|c| c.is_ascii_digit())
-        .map(|&c| c as char)
-        .collect();
-    let offset: usize = digits
-        .parse()
-        .map_err(|_| SignPdfError::Unsupported("its startxref has no offset".into()))?;
-    let at_offset = bytes
-        .get(offset..)
-        .ok_or_else(|| SignPdfError::Unsupported("its startxref points past its end".into()))?;
-    let start = at_offset
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(0);
-    let form = if at_offset[start..].starts_with(b"xref") {
-        XrefForm::Table
-    } else if at_offset[start..]
-        .first()
-        .is_some_and(|c| c.is_ascii_digit())
-    {
-        XrefForm::Stream
-    } else {
-        return Err(SignPdfError::Unsupported(
+    let offset = super::repair::declared_startxref(bytes)?;
+    super::repair::locate_section(bytes, offset).ok_or_else(|| {
+        SignPdfError::Unsupported(
             "its startxref points at neither an xref table nor an xref stream".into(),
-        ));
-    };
-    Ok((offset, form))
-}
-
-fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).rposition(|w| w == needle)
+        )
+    })
 }
 
 /// Writes `object` in PDF syntax (dictionaries, arrays, names, strings,
@@ -317,7 +287,9 @@ pub fn prepare(
             "it has data before its %PDF- header".into(),
         ));
     }
-    let (info, mut doc) = crate::pdf::open(input, limits)?;
+    // A file lopdf cannot read as is gets a repair revision first.
+    let (repaired, info, mut doc) = super::repair::open(input, limits)?;
+    let input: &[u8] = &repaired;
     newest_compressed_objects(&mut doc);
     if info.encrypted {
         return Err(SignPdfError::Unsupported(

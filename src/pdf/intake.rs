@@ -23,7 +23,11 @@
 //!    in them checked for nesting; for an encrypted file, lopdf decrypts its
 //!    object streams before decompressing them, so they are decrypted here
 //!    first with lopdf's own key derivation;
-//! 6. lopdf loads the file and walks the page tree.
+//! 6. lopdf loads the file and walks the page tree. Two of its readings are
+//!    corrected first (unencrypted files): of an object some entry sent
+//!    lopdf to under another number, the copy furthest into the file is
+//!    kept, and objects of an object stream that start with a comment are
+//!    parsed after it.
 //!
 //! Steps 2 onwards run on a thread with a large stack, and every call into
 //! lopdf runs inside `catch_unwind`. The checks emulate what lopdf 0.38 does
@@ -1994,17 +1998,23 @@ fn load(buf: &[u8]) -> Result<(PdfInfo, Document), PdfError> {
         signature_dict: bool,
     }
     let loaded = guarded(|| {
-        Document::load_mem(buf).map(|document| Loaded {
-            version: document.version.trim().to_owned(),
-            encrypted: document.trailer.get(b"Encrypt").is_ok(),
-            decrypted: document.encryption_state.is_some(),
-            pages: document.get_pages().len(),
-            signature_dict: document.objects.values().any(|object| match object {
-                Object::Dictionary(dict) => dict.has(b"ByteRange"),
-                Object::Stream(stream) => stream.dict.has(b"ByteRange"),
-                _ => false,
-            }),
-            document,
+        Document::load_mem(buf).map(|mut document| {
+            if document.trailer.get(b"Encrypt").is_err() {
+                newest_copies_of_misread_objects(buf, &mut document);
+                objects_after_comments(&mut document);
+            }
+            Loaded {
+                version: document.version.trim().to_owned(),
+                encrypted: document.trailer.get(b"Encrypt").is_ok(),
+                decrypted: document.encryption_state.is_some(),
+                pages: document.get_pages().len(),
+                signature_dict: document.objects.values().any(|object| match object {
+                    Object::Dictionary(dict) => dict.has(b"ByteRange"),
+                    Object::Stream(stream) => stream.dict.has(b"ByteRange"),
+                    _ => false,
+                }),
+                document,
+            }
         })
     })?
     .map_err(PdfError::damaged)?;
@@ -2024,6 +2034,160 @@ fn load(buf: &[u8]) -> Result<(PdfInfo, Document), PdfError> {
         has_signatures: loaded.signature_dict || find_subslice(buf, b"/ByteRange").is_some(),
     };
     Ok((info, loaded.document))
+}
+
+/// lopdf files each object it reads under the number in the header it finds
+/// there, not under the entry that sent it there, and where two entries lead
+/// to copies of one object, the entry with the higher number wins. So an
+/// entry whose offset lands on another object's header can bring back an
+/// old copy: qpdf's zero-offset.pdf lists its object 6 at offset 0, where
+/// lopdf skips the header comments and reads the first revision's `1 0 obj`,
+/// which then hides the catalog of every later revision. For each object
+/// read that way, keep the copy furthest into the file (the newest
+/// revision's; in qpdf's good17.pdf, a hybrid file whose table and stream
+/// lopdf merges in the wrong order, that is the copy lopdf kept). Every
+/// offset read here is one lopdf parsed while loading, so the checks before
+/// loading cover it.
+fn newest_copies_of_misread_objects(buf: &[u8], document: &mut Document) {
+    let mut copies: BTreeMap<ObjectId, usize> = BTreeMap::new();
+    let mut misread = BTreeSet::new();
+    for (&num, entry) in &document.reference_table.entries {
+        if let XrefEntry::Normal { offset, generation } = *entry {
+            if let (Some((id, _)), _) = header_at(buf, offset as usize) {
+                let newest = copies.entry(id).or_insert(offset as usize);
+                *newest = (*newest).max(offset as usize);
+                if id != (num, generation) {
+                    misread.insert(id);
+                }
+            }
+        }
+    }
+    if misread.is_empty() {
+        return;
+    }
+    let mut table = Document::new();
+    table.reference_table = document.reference_table.clone();
+    let mut reader = Reader {
+        buffer: buf,
+        document: table,
+        encryption_state: None,
+        raw_objects: BTreeMap::new(),
+    };
+    for id in misread {
+        let Some(offset) = copies.get(&id).and_then(|&o| u32::try_from(o).ok()) else {
+            continue;
+        };
+        reader.document.reference_table.insert(
+            id.0,
+            XrefEntry::Normal {
+                offset,
+                generation: id.1,
+            },
+        );
+        match reader.get_object(id, &mut HashSet::new()) {
+            // A stream whose data lopdf found only after loading everything
+            // (an indirect /Length it could not resolve yet) is left as is.
+            Ok(Object::Stream(s)) if s.content.is_empty() && s.start_position.is_some() => {}
+            Ok(object) => {
+                document.objects.insert(id, object);
+            }
+            Err(_) => {}
+        }
+        if let Some(entry) = document.reference_table.get(id.0) {
+            reader.document.reference_table.insert(id.0, entry.clone());
+        }
+    }
+}
+
+/// An object in an object stream may be preceded by comments (qpdf's QDF
+/// files put one before every object), but lopdf parses each object exactly
+/// at its offset and drops the ones that start with a comment. Parses those
+/// again with lopdf's parser, after the comments, each up to where the next
+/// object of the stream starts. The object streams are the ones lopdf
+/// decompressed while loading (already counted against the budget); the
+/// nesting of what is parsed here is checked first.
+fn objects_after_comments(document: &mut Document) {
+    let mut containers: BTreeMap<u32, Vec<(u32, u16)>> = BTreeMap::new();
+    for (&num, entry) in &document.reference_table.entries {
+        if let XrefEntry::Compressed { container, index } = *entry {
+            containers.entry(container).or_default().push((num, index));
+        }
+    }
+    let mut found = Vec::new();
+    for (container, members) in containers {
+        let Some(Object::Stream(stream)) = document.objects.get(&(container, 0)) else {
+            continue;
+        };
+        // Still compressed: lopdf could not decompress it.
+        if stream.dict.get(b"Filter").is_ok() {
+            continue;
+        }
+        let Some(first) = object_stream_first(stream) else {
+            continue;
+        };
+        let (Some(index), Some(body)) = (stream.content.get(..first), stream.content.get(first..))
+        else {
+            continue;
+        };
+        if !body.contains(&b'%') {
+            continue;
+        }
+        // The index as lopdf reads it: pairs of numbers.
+        let numbers: Vec<Option<usize>> = String::from_utf8_lossy(index)
+            .split_whitespace()
+            .map(|n| n.parse().ok())
+            .collect();
+        let pairs: Vec<(Option<usize>, Option<usize>)> =
+            numbers.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+        let mut starts: Vec<usize> = pairs.iter().filter_map(|p| p.1).collect();
+        starts.sort_unstable();
+        let parsed = lopdf::ObjectStream::new(&mut stream.clone())
+            .map(|s| s.objects)
+            .unwrap_or_default();
+        for (num, index) in members {
+            if parsed.contains_key(&(num, 0)) {
+                continue;
+            }
+            // The entry's place in the index, if it names this object there.
+            let Some(&(Some(n), Some(start))) = pairs.get(usize::from(index)) else {
+                continue;
+            };
+            if n != num as usize {
+                continue;
+            }
+            let end = starts
+                .iter()
+                .find(|&&s| s > start)
+                .map_or(body.len(), |&s| s.min(body.len()));
+            let Some(text) = body.get(start..end) else {
+                continue;
+            };
+            if let Some(object) = parse_after_comments(num, text) {
+                found.push(((num, 0), object));
+            }
+        }
+    }
+    document.objects.extend(found);
+}
+
+/// Parses `text` (an object from an object stream, comments before it
+/// allowed) as the body of object `num` with lopdf's parser, if its nesting
+/// is within bounds. Object streams hold no streams.
+fn parse_after_comments(num: u32, text: &[u8]) -> Option<Object> {
+    let mut wrapped = format!("{num} 0 obj").into_bytes();
+    let at = wrapped.len();
+    wrapped.push(b'\n');
+    wrapped.extend_from_slice(text);
+    wrapped.extend_from_slice(b"\nendobj\n");
+    let mut nest = Scanner::file(vec![Anchor { at, origin: 0 }]);
+    nest.scan_file(&wrapped);
+    if nest.too_deep {
+        return None;
+    }
+    match parse_object(&wrapped, &[((num, 0), 0)], (num, 0)) {
+        Ok(Some(Object::Stream(_))) | Ok(None) | Err(_) => None,
+        Ok(Some(object)) => Some(object),
+    }
 }
 
 #[cfg(test)]
@@ -2142,6 +2306,13 @@ mod tests {
         let n = objects.len() as u32;
         let (mut data, first) = objstm_data(&objects, 1);
         data.extend_from_slice(padding);
+        objstm_file(n, &data, first)
+    }
+
+    /// A PDF 1.5 whose objects 1 to `n` are in one compressed object stream
+    /// with `data` (its index being the first `first` bytes), and whose
+    /// cross-reference table is a compressed stream.
+    fn objstm_file(n: u32, data: &[u8], first: usize) -> Vec<u8> {
         let container = n + 1;
         let xref_id = n + 2;
         let mut out = b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n".to_vec();
@@ -2149,7 +2320,7 @@ mod tests {
         out.extend_from_slice(format!("{container} 0 obj\n").as_bytes());
         out.extend_from_slice(&stream_body(
             &format!("/Type /ObjStm /N {n} /First {first} /Filter /FlateDecode"),
-            &zlib(&data),
+            &zlib(data),
         ));
         out.extend_from_slice(b"\nendobj\n");
         let xref_offset = out.len();
@@ -2239,6 +2410,109 @@ mod tests {
     fn object_streams_and_xref_streams_are_read() {
         let info = inspect_default(&objstm_pdf(3, b"")).expect("valid PDF");
         assert_eq!((info.pages, info.version.as_str()), (3, "1.5"));
+    }
+
+    #[test]
+    fn comments_before_the_objects_of_an_object_stream_are_skipped() {
+        // As in qpdf's QDF files: a comment where each offset points, and
+        // two numbers with no space between them ("no-space-compressed-object").
+        let mut objects = page_objects(1);
+        objects.push(b"1234".to_vec());
+        objects.push(b"5678".to_vec());
+        let mut index = String::new();
+        let mut body = Vec::new();
+        for (i, o) in objects.iter().enumerate() {
+            index.push_str(&format!("{} {} ", i + 1, body.len()));
+            if i < 3 {
+                body.extend_from_slice(format!("%% object {}\n", i + 1).as_bytes());
+            }
+            body.extend_from_slice(o);
+        }
+        let mut data = index.into_bytes();
+        let first = data.len();
+        data.extend_from_slice(&body);
+        let bytes = objstm_file(objects.len() as u32, &data, first);
+        assert!(
+            Document::load_mem(&bytes)
+                .expect("lopdf loads it")
+                .get_pages()
+                .is_empty(),
+            "lopdf alone drops the objects after comments"
+        );
+        let (info, doc) = open(&bytes, &PdfLimits::default()).expect("read");
+        assert_eq!(info.pages, 1);
+        assert_eq!(
+            doc.catalog().and_then(|c| c.get(b"Pages")).ok(),
+            Some(&Object::Reference((2, 0)))
+        );
+        // lopdf's own reading of the objects it could parse is kept.
+        assert_eq!(
+            doc.get_object((4, 0)).ok(),
+            Some(&Object::Integer(12345678))
+        );
+        assert_eq!(doc.get_object((5, 0)).ok(), Some(&Object::Integer(5678)));
+    }
+
+    #[test]
+    fn an_entry_pointing_at_another_objects_header_does_not_replace_it() {
+        // Object 4 is listed at offset 0 (as in qpdf's zero-offset.pdf):
+        // lopdf reads "1 0 obj" there after the header comments. A later
+        // revision replaces the catalog; the entry for 4 must not bring the
+        // first one back.
+        let mut objects = page_objects(1);
+        objects.push(b"null".to_vec());
+        let mut bytes = classic_pdf("1.7", &objects, "");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let entry4 = text.rfind(" 00000 n \n").expect("entry 4") - 10;
+        bytes[entry4..entry4 + 10].copy_from_slice(b"0000000000");
+        let prev = text.rfind("startxref\n").expect("startxref") + 10;
+        let prev: usize = text[prev..]
+            .lines()
+            .next()
+            .expect("n")
+            .parse()
+            .expect("offset");
+        let at = bytes.len();
+        bytes.extend_from_slice(b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Lang (vi) >>\nendobj\n");
+        let xref = bytes.len();
+        bytes.extend_from_slice(
+            format!(
+                "xref\n1 1\n{at:010} 00000 n \ntrailer\n<< /Size 5 /Root 1 0 R /Prev {prev} >>\nstartxref\n{xref}\n%%EOF\n"
+            )
+            .as_bytes(),
+        );
+        let (_, doc) = open(&bytes, &PdfLimits::default()).expect("read");
+        let catalog = doc.catalog().expect("catalog");
+        assert!(catalog.has(b"Lang"), "the newest catalog: {catalog:?}");
+    }
+
+    #[test]
+    fn an_entry_pointing_at_a_newer_copy_keeps_it() {
+        // As in qpdf's good17.pdf: the entry for 1 leads to the first
+        // revision's catalog, another entry (4) to the newer one.
+        let mut objects = page_objects(1);
+        objects.push(b"null".to_vec());
+        let mut bytes = classic_pdf("1.7", &objects, "");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let prev = text.rfind("startxref\n").expect("startxref") + 10;
+        let prev: usize = text[prev..]
+            .lines()
+            .next()
+            .expect("n")
+            .parse()
+            .expect("offset");
+        let at = bytes.len();
+        bytes.extend_from_slice(b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Lang (vi) >>\nendobj\n");
+        let xref = bytes.len();
+        bytes.extend_from_slice(
+            format!(
+                "xref\n4 1\n{at:010} 00000 n \ntrailer\n<< /Size 5 /Root 1 0 R /Prev {prev} >>\nstartxref\n{xref}\n%%EOF\n"
+            )
+            .as_bytes(),
+        );
+        let (_, doc) = open(&bytes, &PdfLimits::default()).expect("read");
+        let catalog = doc.catalog().expect("catalog");
+        assert!(catalog.has(b"Lang"), "the newest catalog: {catalog:?}");
     }
 
     #[test]

@@ -109,13 +109,21 @@ pub enum PdfError {
     },
 }
 
+const DAMAGED: &str = "the PDF is damaged and cannot be read: ";
+
 impl PdfError {
     /// A [`PdfError::Broken`] saying the file is damaged, with `detail`
     /// (lower-case, no final full stop) explaining how.
     pub(crate) fn damaged(detail: impl std::fmt::Display) -> Self {
         PdfError::Broken {
-            reason: format!("the PDF is damaged and cannot be read: {detail}"),
+            reason: format!("{DAMAGED}{detail}"),
         }
+    }
+
+    /// Whether this says the file is damaged (its structure could not be
+    /// read), rather than readable but unusable (no pages, a password).
+    pub(crate) fn is_damaged(&self) -> bool {
+        matches!(self, PdfError::Broken { reason } if reason.starts_with(DAMAGED))
     }
 }
 
