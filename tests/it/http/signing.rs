@@ -9,7 +9,7 @@ use std::path::Path;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::{TestApp, spawn_on, spawn_with};
+use super::{TestApp, spawn_db, spawn_on, spawn_with};
 use crate::helpers::{have_pyhanko, keys, pyhanko_with_roots};
 use congvan::pdf::sample::sample_pdf;
 
@@ -110,10 +110,11 @@ fn assert_valid_in_pyhanko(file: &Path, fields: &[&str]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_document_is_issued_only_with_both_signatures_verified() {
+crate::on_sqlite_and_postgres!(a_document_is_issued_only_with_both_signatures_verified);
+
+async fn a_document_is_issued_only_with_both_signatures_verified(database_url: Option<&str>) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let app = spawn_on(dir.path()).await;
+    let app = spawn_db(dir.path(), database_url).await;
     let id = approved_draft_with(
         &app,
         "Quyết định giao dự toán ngân sách năm 2027",
