@@ -565,6 +565,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 reason,
                 location,
                 reserve_extra: 0,
+                ..Default::default()
             };
             let limits = congvan::pdf::PdfLimits::default();
             // A one-shot command: the work runs on this thread (the
@@ -621,6 +622,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     reason,
                     location,
                     reserve_extra: 0,
+                    ..Default::default()
                 },
                 &congvan::pdf::PdfLimits::default(),
             )?;
