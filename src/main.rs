@@ -146,6 +146,10 @@ enum Commands {
         /// Where the certificates' CRL distribution points say the CRLs are.
         #[arg(long, default_value = congvan::pades::devpki::DEFAULT_CRL_BASE)]
         crl_base: String,
+        /// Write only the demo signature and seal images (PNG) into OUT,
+        /// leaving its keys and certificates as they are.
+        #[arg(long)]
+        images_only: bool,
     },
     /// Diagnostics for tests and benchmarks.
     #[command(hide = true)]
@@ -843,7 +847,20 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 ExitCode::FAILURE
             })
         }
-        Commands::KeysDev { out, crl_base } => {
+        Commands::KeysDev {
+            out,
+            crl_base,
+            images_only,
+        } => {
+            if images_only {
+                let written = congvan::pades::devpki::write_images(&out)?;
+                println!(
+                    "wrote the demo images to {}: {}",
+                    written.dir.display(),
+                    written.files.join(", ")
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             let pki = tokio::task::spawn_blocking(move || {
                 congvan::pades::devpki::generate(&out, &crl_base)
             })
