@@ -502,6 +502,109 @@ mod tests {
         assert!(decode_png(&truncated).is_err());
     }
 
+    /// The widget of the signature field in a prepared file, and the file.
+    fn signed_widget(visible: Option<Visible>) -> (lopdf::Document, Dictionary) {
+        let input = crate::pdf::sample::sample_pdf("x", 2);
+        let spec = crate::pades::writer::SignatureSpec {
+            field: None,
+            pdf_date: "D:20261122143005+07'00'".into(),
+            reason: None,
+            location: None,
+            contents_size: 64,
+            visible,
+            text_fields: Vec::new(),
+        };
+        let pdf = crate::pades::writer::prepare(&input, &spec, &crate::pdf::PdfLimits::default())
+            .expect("prepare")
+            .finish(&[0x30, 0x00])
+            .expect("finish");
+        let doc = lopdf::Document::load_mem(&pdf).expect("read back");
+        let widget = doc
+            .objects
+            .values()
+            .filter_map(|o| o.as_dict().ok())
+            .find(|d| d.get(b"FT").and_then(Object::as_name).ok() == Some(&b"Sig"[..]))
+            .expect("the widget")
+            .clone();
+        (doc, widget)
+    }
+
+    fn stream<'a>(doc: &'a lopdf::Document, o: &Object) -> &'a lopdf::Stream {
+        match doc.get_object(o.as_reference().expect("a reference")) {
+            Ok(Object::Stream(s)) => s,
+            other => panic!("a stream: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_lines_of_a_visible_signature_read_back_through_to_unicode() {
+        let lines = vec![
+            "UBND TỈNH QUẢNG NINH".to_string(),
+            "Số: 12/QĐ-UBND".to_string(),
+            "2026-11-23T14:30:05+07:00".to_string(),
+        ];
+        let (doc, widget) = signed_widget(Some(Visible {
+            page: 2,
+            rect: [395.0, 760.0, 190.0, 60.0],
+            image: None,
+            lines: lines.clone(),
+            color: SEAL_RED,
+        }));
+        let rect: Vec<f32> = widget
+            .get(b"Rect")
+            .and_then(Object::as_array)
+            .expect("Rect")
+            .iter()
+            .map(|o| o.as_float().expect("number"))
+            .collect();
+        assert_eq!(rect, vec![395.0, 760.0, 585.0, 820.0]);
+        let pages = doc.get_pages();
+        assert_eq!(
+            widget.get(b"P").and_then(Object::as_reference).ok(),
+            Some(pages[&2])
+        );
+        let ap = widget.get(b"AP").and_then(Object::as_dict).expect("AP");
+        let form = stream(&doc, ap.get(b"N").expect("N"));
+        let content =
+            String::from_utf8(form.decompressed_content().expect("content")).expect("ASCII");
+        assert!(content.contains("0.8 0 0 rg"), "{content}");
+        let font = form
+            .dict
+            .get(b"Resources")
+            .and_then(Object::as_dict)
+            .and_then(|r| r.get(b"Font"))
+            .and_then(Object::as_dict)
+            .and_then(|f| f.get(b"F1"))
+            .and_then(Object::as_reference)
+            .and_then(|id| doc.get_object(id))
+            .and_then(Object::as_dict)
+            .expect("the font");
+        let cmap = stream(&doc, font.get(b"ToUnicode").expect("ToUnicode"));
+        let cmap = String::from_utf8(cmap.decompressed_content().expect("cmap")).expect("ASCII");
+        let shown: Vec<String> = content
+            .split('<')
+            .skip(1)
+            .filter_map(|s| s.split('>').next())
+            .map(|hex| crate::pades::font::decode_with_cmap(&cmap, &hex::decode(hex).expect("hex")))
+            .collect();
+        assert_eq!(shown, lines);
+    }
+
+    #[test]
+    fn an_invisible_signature_stays_a_zero_rectangle_without_appearance() {
+        let (doc, widget) = signed_widget(None);
+        let rect = widget
+            .get(b"Rect")
+            .and_then(Object::as_array)
+            .expect("Rect");
+        assert_eq!(rect, &vec![Object::Integer(0); 4]);
+        assert!(!widget.has(b"AP"));
+        assert_eq!(
+            widget.get(b"P").and_then(Object::as_reference).ok(),
+            Some(doc.get_pages()[&1])
+        );
+    }
+
     #[test]
     fn a_field_style_comes_from_its_default_appearance() {
         let s = FieldStyle::from_da("/CvSerif 11 Tf 0 g", 0);
