@@ -308,13 +308,13 @@ struct VisibleArgs {
     #[arg(long, value_name = "PAGE,X,Y,W,H")]
     visible: Option<String>,
     /// A PNG (a handwritten signature, a seal) drawn in the rectangle.
-    #[arg(long, value_name = "IMG.png", requires = "visible")]
+    #[arg(long, value_name = "IMG.png")]
     image: Option<PathBuf>,
     /// A line of text, under the image if there is one (repeatable).
-    #[arg(long = "text", value_name = "LINE", requires = "visible")]
+    #[arg(long = "text", value_name = "LINE")]
     text: Vec<String>,
     /// The text's colour, R,G,B from 0 to 1 (default 0,0,0.6: blue; a seal: 0.8,0,0).
-    #[arg(long, value_name = "R,G,B", requires = "visible")]
+    #[arg(long, value_name = "R,G,B")]
     color: Option<String>,
     /// Also create an empty text field, filled later with `pdf fill`
     /// without breaking this signature: NAME,PAGE,X,Y,W,H[,SIZE] (repeatable).
@@ -357,6 +357,9 @@ impl VisibleArgs {
             }
         };
         let visible = match &self.visible {
+            None if self.image.is_some() || !self.text.is_empty() || self.color.is_some() => {
+                return Err("--image, --text and --color need --visible PAGE,X,Y,W,H".into());
+            }
             None => None,
             Some(text) => {
                 let n = numbers("visible", text, 5..=5)?;

@@ -1015,8 +1015,12 @@ mod tests {
     }
 
     fn check(input: &[u8]) {
+        check_with(input, &spec());
+    }
+
+    fn check_with(input: &[u8], spec: &SignatureSpec) {
         let (_, form) = last_xref(input).expect("input xref");
-        let prepared = prepare(input, &spec(), &PdfLimits::default()).expect("prepare");
+        let prepared = prepare(input, spec, &PdfLimits::default()).expect("prepare");
         assert_eq!(prepared.xref_form, form);
         let [zero, a, b, c] = prepared.byte_range();
         let digest = prepared.digest();
@@ -1084,6 +1088,77 @@ mod tests {
         };
         assert_eq!(last_xref(&streamed).expect("xref").1, XrefForm::Stream);
         check(&streamed);
+    }
+
+    /// A visible signature with text fields, on both cross-reference forms.
+    #[test]
+    fn a_visible_revision_with_fields_keeps_either_xref_form() {
+        let mut s = spec();
+        s.visible = Some(Visible {
+            page: 2,
+            rect: [300.0, 60.0, 200.0, 80.0],
+            image: None,
+            lines: vec!["Trần Văn Minh".into()],
+            color: [0.0, 0.0, 0.6],
+        });
+        s.text_fields = vec![TextField {
+            name: "so".into(),
+            page: 1,
+            rect: [72.0, 700.0, 200.0, 20.0],
+            font_size: 12.0,
+        }];
+        let input = crate::pdf::sample::sample_pdf("Tài liệu", 2);
+        check_with(&input, &s);
+        if let Some(streamed) = with_xref_stream(&input) {
+            check_with(&streamed, &s);
+        }
+    }
+
+    #[test]
+    fn a_rectangle_is_placed_from_the_media_box_origin_and_must_fit() {
+        let page = [100.0, 200.0, 695.0, 1042.0];
+        assert_eq!(
+            place([10.0, 20.0, 100.0, 50.0], page),
+            Ok([110.0, 220.0, 210.0, 270.0])
+        );
+        assert!(place([500.0, 20.0, 100.0, 50.0], page).is_err());
+        assert!(place([-1.0, 20.0, 100.0, 50.0], page).is_err());
+        assert!(place([10.0, 20.0, 100.0, f32::NAN], page).is_err());
+        // A4's 595.28 x 841.89 rounded up still fits.
+        assert!(place([0.0, 0.0, 595.5, 842.0], [0.0, 0.0, 595.28, 841.89]).is_ok());
+    }
+
+    #[test]
+    fn a_media_box_is_inherited_from_the_page_tree() {
+        use lopdf::dictionary;
+        let mut doc = Document::with_version("1.7");
+        let pages_id = doc.new_object_id();
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page",
+            "Parent" => pages_id,
+        });
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! {
+                "Type" => "Pages",
+                "Kids" => vec![page_id.into()],
+                "Count" => 1,
+                "MediaBox" => vec![0.into(), 842.into(), 595.into(), 0.into()],
+            }),
+        );
+        let catalog = doc.add_object(dictionary! {
+            "Type" => "Catalog",
+            "Pages" => pages_id,
+        });
+        doc.trailer.set("Root", catalog);
+        let page = doc.get_pages()[&1];
+        assert_eq!(page_box(&doc, page).expect("box"), [0.0, 0.0, 595.0, 842.0]);
+        let pages = doc.get_pages();
+        let err = page_numbered(&pages, 2).expect_err("one page");
+        assert_eq!(
+            err,
+            "page 2 does not exist (the document has 1 page, numbered from 1)"
+        );
     }
 
     #[test]

@@ -398,6 +398,10 @@ fn bad_visible_values_and_fills_are_refused_in_one_line_with_no_output() {
             "U+1F600",
         ),
         (
+            flags(&["--text", "x"]),
+            "--image, --text and --color need --visible PAGE,X,Y,W,H",
+        ),
+        (
             flags(&["--text-field", "so,9,10,10,100,20"]),
             "page 9 does not exist",
         ),
