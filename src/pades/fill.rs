@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use lopdf::{Dictionary, Document, Object, ObjectId};
+use unicode_normalization::UnicodeNormalization;
 
 use super::appearance::{self, FieldStyle};
 use super::font::FontSubset;
@@ -60,6 +61,8 @@ pub fn fill_fields(
     let mut font = FontSubset::new()?;
     let mut chosen = Vec::new();
     for (name, value) in values {
+        // Stored and drawn alike: a letter and its marks precomposed.
+        let value: String = value.nfc().collect();
         let invalid = |reason: String| SignPdfError::InvalidField {
             name: name.clone(),
             reason,
@@ -107,7 +110,7 @@ pub fn fill_fields(
         if field.widgets.is_empty() {
             return Err(invalid("the field has no widget on a page".into()));
         }
-        let operand = font.encode(value).map_err(invalid)?;
+        let operand = font.encode(&value).map_err(invalid)?;
         chosen.push((field, value, operand));
     }
 

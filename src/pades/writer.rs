@@ -83,7 +83,7 @@ pub struct SignatureSpec {
 }
 
 /// A file with its signing revision written and /Contents still zero.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Prepared {
     #[serde(with = "base64_bytes")]
     bytes: Vec<u8>,
@@ -453,7 +453,7 @@ pub fn prepare(
                 return Err(invalid("a field name is not empty and has no \".\"".into()));
             }
             if names.contains(name) {
-                return Err(SignPdfError::FieldExists(name.clone()));
+                return Err(invalid("a field of that name already exists".into()));
             }
             if !(text_field.font_size.is_finite() && (2.0..=72.0).contains(&text_field.font_size)) {
                 return Err(invalid(format!(
@@ -940,6 +940,17 @@ fn add_annotations(
     }
 }
 
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("bytes", &format_args!("{} bytes", self.bytes.len()))
+            .field("byte_range", &self.byte_range)
+            .field("field", &self.field)
+            .field("xref_form", &self.xref_form)
+            .finish()
+    }
+}
+
 impl Prepared {
     /// The file as it will be, /Contents still zero.
     pub fn bytes(&self) -> &[u8] {
@@ -1178,6 +1189,33 @@ mod tests {
         s.field = None;
         let second = prepare(&first, &s, &PdfLimits::default()).expect("prepare");
         assert_eq!(second.field, "Signature2");
+        // A text field may not take a name in the form either, nor another
+        // new field's.
+        let field = |name: &str| TextField {
+            name: name.into(),
+            page: 1,
+            rect: [72.0, 700.0, 100.0, 20.0],
+            font_size: 12.0,
+        };
+        for (signature, names) in [
+            (None, &["Signature1"][..]),
+            (None, &["so", "so"]),
+            (Some("so"), &["so"]),
+        ] {
+            s.field = signature.map(str::to_string);
+            s.text_fields = names.iter().map(|n| field(n)).collect();
+            let err = prepare(&first, &s, &PdfLimits::default()).expect_err("taken");
+            assert!(
+                err.to_string()
+                    .contains("a field of that name already exists"),
+                "{names:?}: {err}"
+            );
+        }
+        // A signature named by default steps over the new text fields' names.
+        s.field = None;
+        s.text_fields = vec![field("Signature2")];
+        let third = prepare(&first, &s, &PdfLimits::default()).expect("prepare");
+        assert_eq!(third.field, "Signature3");
     }
 
     #[test]
