@@ -396,9 +396,8 @@ mod tests {
     use crate::pades::appearance::TextField;
     use crate::pades::writer::{SignatureSpec, prepare};
 
-    fn with_fields() -> Vec<u8> {
-        let input = crate::pdf::sample::sample_pdf("Quyết định", 1);
-        let spec = SignatureSpec {
+    fn spec() -> SignatureSpec {
+        SignatureSpec {
             field: None,
             pdf_date: "D:20261122143005+07'00'".into(),
             reason: None,
@@ -419,8 +418,12 @@ mod tests {
                     font_size: 12.0,
                 },
             ],
-        };
-        prepare(&input, &spec, &PdfLimits::default())
+        }
+    }
+
+    fn with_fields() -> Vec<u8> {
+        let input = crate::pdf::sample::sample_pdf("Quyết định", 1);
+        prepare(&input, &spec(), &PdfLimits::default())
             .expect("prepare")
             .finish(&[0x30, 0x00])
             .expect("finish")
@@ -491,6 +494,43 @@ mod tests {
             let cmap = String::from_utf8(cmap.decompressed_content().expect("cmap")).expect("cmap");
             assert_eq!(crate::pades::font::decode_with_cmap(&cmap, &operand), value);
         }
+    }
+
+    #[test]
+    fn a_fill_after_an_xref_stream_is_an_xref_stream() {
+        let input = crate::pdf::sample::sample_pdf("Quyết định", 1);
+        let Some(streamed) = crate::pades::writer::with_xref_stream(&input) else {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("qpdf is required in CI");
+            }
+            eprintln!("SKIPPED: qpdf is not installed");
+            return;
+        };
+        let mut spec = spec();
+        spec.contents_size = 64;
+        let signed = prepare(&streamed, &spec, &PdfLimits::default())
+            .expect("prepare")
+            .finish(&[0x30, 0x00])
+            .expect("finish");
+        let out = fill_fields(
+            &signed,
+            &values(&[("so", "12/QĐ-UBND")]),
+            &PdfLimits::default(),
+        )
+        .expect("fill");
+        assert_eq!(
+            last_xref(&out).expect("xref").1,
+            crate::pades::writer::XrefForm::Stream
+        );
+        let doc = Document::load_mem(&out).expect("read back");
+        let so = form_fields(&doc)
+            .into_iter()
+            .find(|f| f.name == "so")
+            .expect("so");
+        assert_eq!(
+            so.value.as_ref().and_then(text_of).as_deref(),
+            Some("12/QĐ-UBND")
+        );
     }
 
     #[test]

@@ -991,6 +991,26 @@ impl Prepared {
     }
 }
 
+/// `input` rewritten with object streams and an xref stream by qpdf, when
+/// qpdf is here (for tests of both cross-reference forms).
+#[cfg(test)]
+pub(crate) fn with_xref_stream(input: &[u8]) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().ok()?;
+    let (a, b) = (dir.path().join("a.pdf"), dir.path().join("b.pdf"));
+    std::fs::write(&a, input).ok()?;
+    let ok = std::process::Command::new("qpdf")
+        .args(["--object-streams=generate"])
+        .arg(&a)
+        .arg(&b)
+        .status()
+        .ok()?
+        .success();
+    if !ok {
+        return None;
+    }
+    std::fs::read(b).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1005,24 +1025,6 @@ mod tests {
             visible: None,
             text_fields: Vec::new(),
         }
-    }
-
-    /// The sample PDF rewritten with an xref stream (qpdf), when qpdf is here.
-    fn with_xref_stream(input: &[u8]) -> Option<Vec<u8>> {
-        let dir = tempfile::tempdir().ok()?;
-        let (a, b) = (dir.path().join("a.pdf"), dir.path().join("b.pdf"));
-        std::fs::write(&a, input).ok()?;
-        let ok = std::process::Command::new("qpdf")
-            .args(["--object-streams=generate"])
-            .arg(&a)
-            .arg(&b)
-            .status()
-            .ok()?
-            .success();
-        if !ok {
-            return None;
-        }
-        std::fs::read(b).ok()
     }
 
     fn check(input: &[u8]) {
