@@ -36,9 +36,20 @@ pub fn fill_fields(
     values: &[(String, String)],
     limits: &PdfLimits,
 ) -> Result<Vec<u8>, SignPdfError> {
+    fill(input, values, limits).map_err(|e| match e {
+        SignPdfError::Unsupported(m) => SignPdfError::CannotFill(m),
+        e => e,
+    })
+}
+
+fn fill(
+    input: &[u8],
+    values: &[(String, String)],
+    limits: &PdfLimits,
+) -> Result<Vec<u8>, SignPdfError> {
     if values.is_empty() {
         return Err(SignPdfError::Unsupported(
-            "nothing to fill: no field values were given".into(),
+            "no field values were given".into(),
         ));
     }
     if !input.starts_with(b"%PDF-") {
@@ -554,7 +565,11 @@ mod tests {
         let err =
             fill_fields(&signed, &values(&[("so", "1"), ("so", "2")]), &limits).expect_err("twice");
         assert!(err.to_string().contains("twice"), "{err}");
-        assert!(fill_fields(&signed, &[], &limits).is_err());
+        let err = fill_fields(&signed, &[], &limits).expect_err("nothing");
+        assert_eq!(
+            err.to_string(),
+            "the PDF's fields cannot be filled: no field values were given"
+        );
     }
 
     #[test]

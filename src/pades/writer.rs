@@ -53,6 +53,10 @@ pub enum SignPdfError {
     /// `fill_fields` was given a field that is not a text field.
     #[error("the field {0:?} is not a text field")]
     NotATextField(String),
+    /// The file's fields cannot be filled (what [`Self::Unsupported`] is
+    /// for signing).
+    #[error("the PDF's fields cannot be filled: {0}")]
+    CannotFill(String),
     /// `fill_fields` was given a read-only field, or one a signature locks.
     #[error("the field {0:?} is locked: {1}")]
     LockedField(String, String),
