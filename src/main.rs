@@ -47,6 +47,10 @@ impl DataDir {
 }
 
 #[derive(Subcommand, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only complicate the matches"
+)]
 enum Commands {
     /// Run the HTTP API. Settings: defaults < --config FILE (TOML) <
     /// CONGVAN_* environment variables < these flags.
@@ -142,6 +146,10 @@ enum Commands {
         /// Where the certificates' CRL distribution points say the CRLs are.
         #[arg(long, default_value = congvan::pades::devpki::DEFAULT_CRL_BASE)]
         crl_base: String,
+        /// Write only the demo signature and seal images (PNG) into OUT,
+        /// leaving its keys and certificates as they are.
+        #[arg(long)]
+        images_only: bool,
     },
     /// Diagnostics for tests and benchmarks.
     #[command(hide = true)]
@@ -220,6 +228,8 @@ enum PdfCommand {
         /// An RFC 3161 time-stamping authority (http://...): PAdES B-T.
         #[arg(long)]
         tsa: Option<String>,
+        #[command(flatten)]
+        look: VisibleArgs,
         input: PathBuf,
         output: PathBuf,
     },
@@ -244,8 +254,20 @@ enum PdfCommand {
         /// Also write the exact bytes to sign (the DER signed attributes).
         #[arg(long)]
         data_out: Option<PathBuf>,
+        #[command(flatten)]
+        look: VisibleArgs,
         input: PathBuf,
         session: PathBuf,
+    },
+    /// Fill text fields of IN.pdf (made by `pdf sign --text-field`) as one
+    /// incremental revision that leaves earlier signatures valid (form
+    /// filling), and write OUT.pdf.
+    Fill {
+        /// NAME=VALUE (repeatable).
+        #[arg(long = "value", value_name = "NAME=VALUE", required = true)]
+        values: Vec<String>,
+        input: PathBuf,
+        output: PathBuf,
     },
     /// Two-phase signing, phase 2: complete SESSION with the key's signature
     /// over the prepared data (or with a whole CMS) and write OUT.pdf.
@@ -276,6 +298,119 @@ enum PdfCommand {
         json: bool,
         input: PathBuf,
     },
+}
+
+/// How a signature shows, and the empty fields its revision creates.
+#[derive(clap::Args, Debug, Clone)]
+struct VisibleArgs {
+    /// Show the signature on page PAGE in the rectangle X,Y,W,H (points
+    /// from the page's lower-left corner), e.g. 1,350,80,200,90.
+    #[arg(long, value_name = "PAGE,X,Y,W,H")]
+    visible: Option<String>,
+    /// A PNG (a handwritten signature, a seal) drawn in the rectangle.
+    #[arg(long, value_name = "IMG.png")]
+    image: Option<PathBuf>,
+    /// A line of text, under the image if there is one (repeatable).
+    #[arg(long = "text", value_name = "LINE")]
+    text: Vec<String>,
+    /// The text's colour, R,G,B from 0 to 1 (default 0,0,0.6: blue; a seal: 0.8,0,0).
+    #[arg(long, value_name = "R,G,B")]
+    color: Option<String>,
+    /// Also create an empty text field, filled later with `pdf fill`
+    /// without breaking this signature: NAME,PAGE,X,Y,W,H[,SIZE] (repeatable).
+    #[arg(long = "text-field", value_name = "NAME,PAGE,X,Y,W,H[,SIZE]")]
+    text_fields: Vec<String>,
+}
+
+impl VisibleArgs {
+    /// The signing options these flags ask for; a malformed value is a
+    /// one-line error naming the flag.
+    fn options(
+        &self,
+        field: Option<String>,
+        reason: Option<String>,
+        location: Option<String>,
+    ) -> Result<congvan::pades::sign::SignOptions, String> {
+        let numbers = |flag: &str, text: &str, n: std::ops::RangeInclusive<usize>| {
+            let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+            if !n.contains(&parts.len()) {
+                return Err(format!(
+                    "--{flag} {text:?}: expected {} comma-separated numbers",
+                    n.start()
+                ));
+            }
+            parts
+                .iter()
+                .map(|p| {
+                    p.parse::<f32>()
+                        .ok()
+                        .filter(|v| v.is_finite())
+                        .ok_or_else(|| format!("--{flag} {text:?}: {p:?} is not a number"))
+                })
+                .collect::<Result<Vec<f32>, String>>()
+        };
+        let page = |flag: &str, text: &str, v: f32| {
+            if v.fract() == 0.0 && v >= 1.0 && v <= u32::MAX as f32 {
+                Ok(v as u32)
+            } else {
+                Err(format!("--{flag} {text:?}: the page is a number from 1"))
+            }
+        };
+        let visible = match &self.visible {
+            None if self.image.is_some() || !self.text.is_empty() || self.color.is_some() => {
+                return Err("--image, --text and --color need --visible PAGE,X,Y,W,H".into());
+            }
+            None => None,
+            Some(text) => {
+                let n = numbers("visible", text, 5..=5)?;
+                let color = match &self.color {
+                    None => congvan::pades::appearance::PERSON_BLUE,
+                    Some(c) => {
+                        let v = numbers("color", c, 3..=3)?;
+                        if v.iter().any(|x| !(0.0..=1.0).contains(x)) {
+                            return Err(format!("--color {c:?}: each component is from 0 to 1"));
+                        }
+                        [v[0], v[1], v[2]]
+                    }
+                };
+                let image = match &self.image {
+                    None => None,
+                    Some(p) => Some(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?),
+                };
+                if image.is_none() && self.text.is_empty() {
+                    return Err("--visible: give --image, --text, or both".into());
+                }
+                Some(congvan::pades::Visible {
+                    page: page("visible", text, n[0])?,
+                    rect: [n[1], n[2], n[3], n[4]],
+                    image,
+                    lines: self.text.clone(),
+                    color,
+                })
+            }
+        };
+        let mut text_fields = Vec::new();
+        for text in &self.text_fields {
+            let (name, rest) = text.split_once(',').ok_or_else(|| {
+                format!("--text-field {text:?}: expected NAME,PAGE,X,Y,W,H[,SIZE]")
+            })?;
+            let n = numbers("text-field", rest, 5..=6)?;
+            text_fields.push(congvan::pades::TextField {
+                name: name.trim().to_string(),
+                page: page("text-field", text, n[0])?,
+                rect: [n[1], n[2], n[3], n[4]],
+                font_size: n.get(5).copied().unwrap_or(12.0),
+            });
+        }
+        Ok(congvan::pades::sign::SignOptions {
+            field,
+            reason,
+            location,
+            reserve_extra: 0,
+            visible,
+            text_fields,
+        })
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -532,10 +667,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     location,
                     pss,
                     tsa,
+                    look,
                     input,
                     output,
                 },
         } => {
+            let options = look.options(field, reason, location)?;
             let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
             let text = |p: &PathBuf| {
                 std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
@@ -563,12 +700,6 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 (None, None) => return Err("give --key or --pkcs11-module".into()),
             };
             let pdf = read(&input)?;
-            let options = congvan::pades::sign::SignOptions {
-                field,
-                reason,
-                location,
-                reserve_extra: 0,
-            };
             let limits = congvan::pdf::PdfLimits::default();
             // A one-shot command: the work runs on this thread (the
             // runtime is single-threaded for it); only the time-stamp
@@ -601,10 +732,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     reason,
                     location,
                     data_out,
+                    look,
                     input,
                     session,
                 },
         } => {
+            let options = look.options(field, reason, location)?;
             use congvan::pades::SignatureAlgorithm as A;
             let text = |p: &PathBuf| {
                 std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
@@ -619,12 +752,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     KeyAlgorithm::RsaPss => A::RsaPssSha256,
                     KeyAlgorithm::EcdsaP256 => A::EcdsaP256Sha256,
                 },
-                &congvan::pades::sign::SignOptions {
-                    field,
-                    reason,
-                    location,
-                    reserve_extra: 0,
-                },
+                &options,
                 &congvan::pdf::PdfLimits::default(),
             )?;
             if let Some(path) = data_out {
@@ -653,6 +781,34 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 (None, None) => return Err("give --signature or --cms".into()),
             };
             write_signed(&output, &signed)
+        }
+        Commands::Pdf {
+            command:
+                PdfCommand::Fill {
+                    values,
+                    input,
+                    output,
+                },
+        } => {
+            let mut pairs = Vec::new();
+            for v in &values {
+                let (name, value) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--value {v:?}: expected NAME=VALUE"))?;
+                pairs.push((name.to_string(), value.to_string()));
+            }
+            let pdf = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
+            let filled =
+                congvan::pades::fill_fields(&pdf, &pairs, &congvan::pdf::PdfLimits::default())?;
+            write_atomically(&output, &filled)?;
+            println!(
+                "filled {} field{} into {}: {} bytes",
+                pairs.len(),
+                if pairs.len() == 1 { "" } else { "s" },
+                output.display(),
+                filled.len()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Commands::Pdf {
             command:
@@ -697,7 +853,20 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 ExitCode::FAILURE
             })
         }
-        Commands::KeysDev { out, crl_base } => {
+        Commands::KeysDev {
+            out,
+            crl_base,
+            images_only,
+        } => {
+            if images_only {
+                let written = congvan::pades::devpki::write_images(&out)?;
+                println!(
+                    "wrote the demo images to {}: {}",
+                    written.dir.display(),
+                    written.files.join(", ")
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             let pki = tokio::task::spawn_blocking(move || {
                 congvan::pades::devpki::generate(&out, &crl_base)
             })

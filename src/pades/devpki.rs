@@ -13,6 +13,10 @@
 //! backend, cannot generate RSA keys) and then used through rcgen's ring
 //! backend, which can sign with them.
 //!
+//! Beside the PKI, demo images for visible signatures ([`demo_images`]):
+//! each official's handwritten-looking signature in blue and the agency's
+//! round red seal, transparent PNGs drawn here by code.
+//!
 //! FOR DEVELOPMENT ONLY: the private keys are committed to the repository.
 
 use std::fs;
@@ -86,6 +90,8 @@ pub enum DevPkiError {
     Certificate(#[from] rcgen::Error),
     #[error("{0} exists and is not empty: choose an empty or new directory")]
     NotEmpty(PathBuf),
+    #[error("drawing a demo image: {0}")]
+    Image(String),
 }
 
 /// What was written.
@@ -289,11 +295,197 @@ pub fn generate(dir: &Path, crl_base: &str) -> Result<DevPki, DevPkiError> {
 
     out.write("root-ca.crl", &crl(&root, Vec::new())?)?;
     out.write("intermediate-ca.crl", &crl(&intermediate, revoked)?)?;
+    for (file, png) in demo_images()? {
+        out.write(file, &png)?;
+    }
     out.write("README.md", readme(base).as_bytes())?;
     Ok(DevPki {
         dir: out.dir,
         files: out.files,
     })
+}
+
+/// Writes (or rewrites) only the demo images into `dir`, leaving the keys
+/// and certificates there as they are.
+pub fn write_images(dir: &Path) -> Result<DevPki, DevPkiError> {
+    fs::create_dir_all(dir).map_err(|source| DevPkiError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut out = Out {
+        dir: dir.to_path_buf(),
+        files: Vec::new(),
+    };
+    for (file, png) in demo_images()? {
+        out.write(file, &png)?;
+    }
+    Ok(DevPki {
+        dir: out.dir,
+        files: out.files,
+    })
+}
+
+/// The demo images, by file name: `lanhdao-signature.png` and
+/// `truongphong-signature.png` (blue ink), `agency-seal.png` (a red seal).
+/// Deterministic: the same bytes on every run.
+pub fn demo_images() -> Result<Vec<(&'static str, Vec<u8>)>, DevPkiError> {
+    Ok(vec![
+        ("lanhdao-signature.png", handwriting(0.0).png()?),
+        ("truongphong-signature.png", handwriting(1.0).png()?),
+        ("agency-seal.png", seal().png()?),
+    ])
+}
+
+/// A transparent canvas in one colour: only the coverage varies.
+struct Canvas {
+    width: usize,
+    height: usize,
+    rgb: [u8; 3],
+    alpha: Vec<f32>,
+}
+
+impl Canvas {
+    fn new(width: usize, height: usize, rgb: [u8; 3]) -> Canvas {
+        Canvas {
+            width,
+            height,
+            rgb,
+            alpha: vec![0.0; width * height],
+        }
+    }
+
+    /// Covers the pixels within `radius` of (x, y), y pointing down, with
+    /// a soft edge one pixel wide.
+    fn dot(&mut self, x: f32, y: f32, radius: f32) {
+        let reach = radius + 1.0;
+        let (x0, x1) = ((x - reach).floor().max(0.0), (x + reach).ceil());
+        let (y0, y1) = ((y - reach).floor().max(0.0), (y + reach).ceil());
+        for py in y0 as usize..(y1 as usize).min(self.height) {
+            for px in x0 as usize..(x1 as usize).min(self.width) {
+                let d = ((px as f32 + 0.5 - x).powi(2) + (py as f32 + 0.5 - y).powi(2)).sqrt();
+                let cover = (radius + 0.5 - d).clamp(0.0, 1.0);
+                let a = &mut self.alpha[py * self.width + px];
+                *a = a.max(cover);
+            }
+        }
+    }
+
+    /// Covers each pixel by the share of its 4 x 4 samples `inside` takes.
+    fn fill(&mut self, inside: impl Fn(f32, f32) -> bool) {
+        for py in 0..self.height {
+            for px in 0..self.width {
+                let mut hits = 0;
+                for sy in 0..4 {
+                    for sx in 0..4 {
+                        let x = px as f32 + (sx as f32 + 0.5) / 4.0;
+                        let y = py as f32 + (sy as f32 + 0.5) / 4.0;
+                        if inside(x, y) {
+                            hits += 1;
+                        }
+                    }
+                }
+                let a = &mut self.alpha[py * self.width + px];
+                *a = a.max(hits as f32 / 16.0);
+            }
+        }
+    }
+
+    fn png(&self) -> Result<Vec<u8>, DevPkiError> {
+        let mut data = Vec::with_capacity(self.alpha.len() * 4);
+        for a in &self.alpha {
+            data.extend_from_slice(&self.rgb);
+            data.push((a * 255.0).round() as u8);
+        }
+        let mut out = Vec::new();
+        let failed = |e: png::EncodingError| DevPkiError::Image(e.to_string());
+        let mut encoder = png::Encoder::new(&mut out, self.width as u32, self.height as u32);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(failed)?;
+        writer.write_image_data(&data).map_err(failed)?;
+        writer.finish().map_err(failed)?;
+        Ok(out)
+    }
+}
+
+/// A signature in blue ink: a run of cursive loops (a prolate cycloid
+/// whose height swells and falls) and an underline flourish; `variant`
+/// makes each official's different.
+fn handwriting(variant: f32) -> Canvas {
+    let (w, h) = (480usize, 180usize);
+    let mut c = Canvas::new(w, h, [18, 42, 150]);
+    let loops = 6.0 + 2.0 * variant;
+    let steps = 3000;
+    let mut previous: Option<(f32, f32)> = None;
+    for i in 0..=steps {
+        let t = i as f32 / steps as f32;
+        let angle = t * loops * std::f32::consts::TAU;
+        // Loops of uneven height (incommensurate waves), the first one tall
+        // like a capital letter.
+        let swell = 0.55
+            + 0.25 * (t * 7.3 + 2.0 * variant).sin()
+            + 0.15 * (t * 13.1 + variant).sin()
+            + 0.9 * (-t * 18.0).exp();
+        let x = 40.0 + t * 360.0 - 22.0 * angle.sin() * (1.0 - 0.3 * variant)
+            + 9.0 * (angle * 0.37 + 2.0 * variant).sin();
+        let y = 92.0 - 20.0 * t * (1.0 - variant) - 34.0 * swell * angle.cos()
+            + 8.0 * (angle * 0.5 + variant).sin();
+        // Handwriting leans to the right.
+        let x = x + (92.0 - y) * 0.35;
+        // Faster strokes are thinner, as with a pen.
+        let speed = previous.map_or(0.0, |(px, py)| ((x - px).powi(2) + (y - py).powi(2)).sqrt());
+        c.dot(x, y, (3.2 - speed * 2.0).clamp(1.3, 3.2));
+        previous = Some((x, y));
+    }
+    // The flourish: a long stroke under the name, rising to the right.
+    for i in 0..=1200 {
+        let t = i as f32 / 1200.0;
+        let x = 30.0 + t * 420.0;
+        let y = 150.0 - 30.0 * t + 14.0 * (t * std::f32::consts::PI * (1.5 + variant)).sin();
+        c.dot(x, y, 2.6 - 1.6 * t);
+    }
+    c
+}
+
+/// The agency's seal in red: two concentric rings, a ring of dots
+/// between them, and a five-pointed star in the middle.
+fn seal() -> Canvas {
+    let size = 400usize;
+    let mut c = Canvas::new(size, size, [204, 20, 28]);
+    let centre = size as f32 / 2.0;
+    let ring = |r: f32, half: f32| {
+        move |x: f32, y: f32| {
+            let d = ((x - centre).powi(2) + (y - centre).powi(2)).sqrt();
+            (d - r).abs() <= half
+        }
+    };
+    c.fill(ring(188.0, 8.0));
+    c.fill(ring(150.0, 3.0));
+    for k in 0..36 {
+        let a = k as f32 / 36.0 * std::f32::consts::TAU;
+        c.dot(centre + 169.0 * a.cos(), centre + 169.0 * a.sin(), 3.5);
+    }
+    // The star's ten corners, outer and inner in turn, the first at the top.
+    let corners: Vec<(f32, f32)> = (0..10)
+        .map(|k| {
+            let r = if k % 2 == 0 { 90.0 } else { 36.0 };
+            let a = -std::f32::consts::FRAC_PI_2 + k as f32 * std::f32::consts::PI / 5.0;
+            (centre + r * a.cos(), centre + r * a.sin())
+        })
+        .collect();
+    c.fill(|x, y| {
+        // Even-odd rule over the star's edges.
+        let mut inside = false;
+        for i in 0..corners.len() {
+            let (x1, y1) = corners[i];
+            let (x2, y2) = corners[(i + 1) % corners.len()];
+            if (y1 > y) != (y2 > y) && x < x1 + (y - y1) / (y2 - y1) * (x2 - x1) {
+                inside = !inside;
+            }
+        }
+        inside
+    });
+    c
 }
 
 fn readme(base: &str) -> String {
@@ -310,7 +502,12 @@ fn readme(base: &str) -> String {
          - `tsa` — a time-stamping authority (RSA-2048, EKU timeStamping, critical)\n\
          - `chain.pem` — intermediate then root\n\
          - `root-ca.crl`, `intermediate-ca.crl` — the CAs' CRLs (DER), named by the\n\
-           certificates' CRL distribution points under {base}/\n\n\
+           certificates' CRL distribution points under {base}/\n\
+         - `lanhdao-signature.png`, `truongphong-signature.png` — the officials'\n\
+           handwritten-looking signatures (blue, transparent), and `agency-seal.png`\n\
+           — the agency's round red seal, for visible signatures (`pdf sign\n\
+           --visible ... --image ...`); drawn by code: `congvan keys-dev --images-only`\n\
+           rewrites them alone, leaving the keys and certificates as they are\n\n\
          Signers have key usage digitalSignature + nonRepudiation. Keys are\n\
          PKCS#8 PEM, certificates PEM.\n"
     )

@@ -2,10 +2,13 @@
 //! signer abstraction, the CMS SignedData that goes into a signature's
 //! /Contents, and the incremental revision that carries it.
 
+pub mod appearance;
 pub mod cms;
 pub mod devpki;
 mod error;
 pub mod external;
+pub mod fill;
+mod font;
 pub mod oid;
 pub mod pkcs11;
 pub mod repair;
@@ -15,7 +18,9 @@ pub mod tsa;
 pub mod verify;
 pub mod writer;
 
+pub use appearance::{TextField, Visible};
 pub use error::SignError;
+pub use fill::fill_fields;
 pub use signer::{KeyFileSigner, SignatureAlgorithm, Signer};
 
 #[cfg(test)]

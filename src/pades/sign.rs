@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use jiff::tz::{Offset, TimeZone};
 
+use super::appearance::{TextField, Visible};
 use super::cms;
 use super::signer::Signer;
 use super::writer::{self, SignPdfError, SignatureSpec};
@@ -17,6 +18,11 @@ pub struct SignOptions {
     pub location: Option<String>,
     /// Bytes reserved in /Contents beyond the CMS itself (a time-stamp token).
     pub reserve_extra: usize,
+    /// Where and how the signature shows; invisible when None.
+    pub visible: Option<Visible>,
+    /// Empty text fields the signing revision also creates, to be filled
+    /// later with [`super::fill::fill_fields`].
+    pub text_fields: Vec<TextField>,
 }
 
 /// What a signature was, for the caller (and the signature event).
@@ -60,6 +66,8 @@ pub fn begin(
         reason: options.reason.clone(),
         location: options.location.clone(),
         contents_size: cms::estimate_size(signer) + options.reserve_extra,
+        visible: options.visible.clone(),
+        text_fields: options.text_fields.clone(),
     };
     let prepared = writer::prepare(input, &spec, limits)?;
     Ok(Pending {

@@ -1340,8 +1340,11 @@ fn modifications(
                     page_change(b, a, &old, now)
                 } else {
                     match (annotation_kind(b), annotation_kind(a)) {
-                        (Some(true), Some(true)) => dict_change(b, a, &[b"V", b"AP", b"AS"]),
+                        (Some(true), Some(true)) => field_change(b, a, &[b"V", b"AP", b"AS"]),
                         (Some(false), Some(false)) => Modifications::Annotations,
+                        // A field that is not its own widget (its kids
+                        // are): only its value may change.
+                        (None, None) if is_field(b) && is_field(a) => field_change(b, a, &[b"V"]),
                         _ => Modifications::Other,
                     }
                 };
@@ -1385,6 +1388,26 @@ fn annotation_kind(o: &Object) -> Option<bool> {
     let annot = d.get(b"Type").and_then(Object::as_name).ok() == Some(&b"Annot"[..])
         || (subtype.is_some() && d.has(b"Rect"));
     annot.then_some(subtype == Some(&b"Widget"[..]))
+}
+
+/// A form field's dictionary (a terminal field or a parent of fields).
+fn is_field(o: &Object) -> bool {
+    o.as_dict()
+        .is_ok_and(|d| d.has(b"FT") || d.has(b"T") || d.has(b"Kids"))
+}
+
+/// A field (or widget) changing only `allowed` keys: form filling, unless
+/// it is a signature field whose signature is replaced or removed.
+fn field_change(before: &Object, after: &Object, allowed: &[&[u8]]) -> Modifications {
+    let m = dict_change(before, after, allowed);
+    let (Ok(b), Ok(a)) = (before.as_dict(), after.as_dict()) else {
+        return Modifications::Other;
+    };
+    let signature = b.get(b"FT").and_then(Object::as_name).ok() == Some(&b"Sig"[..]);
+    if signature && b.has(b"V") && b.get(b"V").ok() != a.get(b"V").ok() {
+        return Modifications::Other;
+    }
+    m
 }
 
 /// Form filling when the dictionaries differ only in `allowed` keys.
@@ -1518,10 +1541,6 @@ fn array_growth(
             Object::Reference(id) => now.objects.get(id),
             o => Some(o),
         };
-        let is_field = |o: &Object| {
-            o.as_dict()
-                .is_ok_and(|d| d.has(b"FT") || d.has(b"T") || d.has(b"Kids"))
-        };
         let kind = match target {
             Some(o) if fields && is_field(o) => Some(true),
             Some(o) => annotation_kind(o),
@@ -1648,6 +1667,138 @@ mod tests {
         );
         assert_eq!(generalized_time(b"20261123005301").as_deref(), None);
         assert_eq!(generalized_time(b"20261323005301Z").as_deref(), None);
+    }
+
+    /// A file signed (with a placeholder CMS: the classifier reads no
+    /// signature) with two empty text fields.
+    fn signed_with_fields() -> Vec<u8> {
+        let spec = crate::pades::writer::SignatureSpec {
+            field: None,
+            pdf_date: "D:20261122143005+07'00'".into(),
+            reason: None,
+            location: None,
+            contents_size: 64,
+            visible: None,
+            text_fields: vec![crate::pades::TextField {
+                name: "so".into(),
+                page: 1,
+                rect: [72.0, 700.0, 200.0, 20.0],
+                font_size: 12.0,
+            }],
+        };
+        let input = crate::pdf::sample::sample_pdf("x", 1);
+        crate::pades::writer::prepare(&input, &spec, &PdfLimits::default())
+            .expect("prepare")
+            .finish(&[0x30, 0x00])
+            .expect("finish")
+    }
+
+    fn classify(signed: &[u8], now: &[u8]) -> Modifications {
+        let doc = Document::load_mem(now).expect("read");
+        modifications(signed, &doc, &PdfLimits::default())
+            .expect("classified")
+            .0
+    }
+
+    /// `signed` with object `id` replaced by `f(old)`, as a revision.
+    fn revise(signed: &[u8], id: ObjectId, f: impl Fn(&mut Dictionary)) -> Vec<u8> {
+        let doc = Document::load_mem(signed).expect("read");
+        let mut d = doc
+            .get_object(id)
+            .and_then(Object::as_dict)
+            .expect("dict")
+            .clone();
+        f(&mut d);
+        let mut objects = crate::pades::writer::NewObjects::new(&doc);
+        objects.put_object(id, &Object::Dictionary(d)).expect("put");
+        let (prev, form) = crate::pades::writer::last_xref(signed).expect("xref");
+        crate::pades::writer::append_revision(signed, &doc.trailer, prev, form, objects)
+            .expect("append")
+            .bytes
+    }
+
+    fn field_id(bytes: &[u8], name: &str) -> ObjectId {
+        let doc = Document::load_mem(bytes).expect("read");
+        let named = |o: &Object| {
+            o.as_dict()
+                .ok()
+                .and_then(|d| d.get(b"T").ok())
+                .and_then(text_of)
+                .is_some_and(|t| t == name)
+        };
+        doc.objects
+            .iter()
+            .find(|(_, o)| named(o))
+            .map(|(id, _)| *id)
+            .expect("the field")
+    }
+
+    #[test]
+    fn verify_filling_a_text_field_is_form_filling() {
+        let signed = signed_with_fields();
+        let filled = crate::pades::fill_fields(
+            &signed,
+            &[("so".into(), "12/QĐ-UBND".into())],
+            &PdfLimits::default(),
+        )
+        .expect("fill");
+        assert_eq!(classify(&signed, &filled), Modifications::FormFilling);
+    }
+
+    #[test]
+    fn verify_replacing_a_signature_or_a_field_type_is_other() {
+        let signed = signed_with_fields();
+        let sig = field_id(&signed, "Signature1");
+        let replaced = revise(&signed, sig, |d| d.set("V", Object::Null));
+        assert_eq!(classify(&signed, &replaced), Modifications::Other);
+        let so = field_id(&signed, "so");
+        let retyped = revise(&signed, so, |d| d.set("FT", Object::Name(b"Btn".to_vec())));
+        assert_eq!(classify(&signed, &retyped), Modifications::Other);
+        let moved = revise(&signed, so, |d| {
+            d.set(
+                "Rect",
+                Object::Array(vec![0.into(), 0.into(), 10.into(), 10.into()]),
+            )
+        });
+        assert_eq!(classify(&signed, &moved), Modifications::Other);
+    }
+
+    #[test]
+    fn verify_a_parent_field_may_change_only_its_value() {
+        let parent = |extra: &[(&str, Object)]| {
+            let mut d = Dictionary::new();
+            d.set("T", Object::string_literal("ngay"));
+            d.set("FT", Object::Name(b"Tx".to_vec()));
+            d.set("Kids", Object::Array(vec![Object::Reference((9, 0))]));
+            for (k, v) in extra {
+                d.set(*k, v.clone());
+            }
+            Object::Dictionary(d)
+        };
+        let before = parent(&[]);
+        assert!(is_field(&before));
+        let filled = parent(&[("V", Object::string_literal("23/11/2026"))]);
+        assert_eq!(
+            field_change(&before, &filled, &[b"V"]),
+            Modifications::FormFilling
+        );
+        let flagged = parent(&[("Ff", Object::Integer(1))]);
+        assert_eq!(
+            field_change(&before, &flagged, &[b"V"]),
+            Modifications::Other
+        );
+        let signed = parent(&[
+            ("FT", Object::Name(b"Sig".to_vec())),
+            ("V", Object::Reference((7, 0))),
+        ]);
+        let resigned = parent(&[
+            ("FT", Object::Name(b"Sig".to_vec())),
+            ("V", Object::Reference((8, 0))),
+        ]);
+        assert_eq!(
+            field_change(&signed, &resigned, &[b"V"]),
+            Modifications::Other
+        );
     }
 
     #[test]

@@ -144,3 +144,57 @@ fn the_committed_keys_dev_is_a_valid_pki() {
     }
     check_pki(&Path::new(env!("CARGO_MANIFEST_DIR")).join("keys-dev"));
 }
+
+/// RGBA samples of a PNG.
+fn rgba(path: &Path) -> Vec<[u8; 4]> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(path).expect("open"),
+    ));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("frame");
+    assert_eq!(info.color_type, png::ColorType::Rgba, "{}", path.display());
+    buf[..info.buffer_size()]
+        .chunks(4)
+        .map(|p| [p[0], p[1], p[2], p[3]])
+        .collect()
+}
+
+/// `keys-dev --images-only` writes the three demo images, transparent, in
+/// blue ink and seal red, the same bytes as the committed ones, and leaves
+/// every other file of the directory as it was.
+#[test]
+fn keys_dev_images_only_writes_the_committed_images_and_nothing_else() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kept = dir.path().join("root-ca.key.pem");
+    std::fs::write(&kept, "not touched").expect("write");
+    let o = Command::new(bin())
+        .args(["keys-dev", "--images-only", "--out"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&kept).expect("kept"), "not touched");
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("keys-dev");
+    for (file, blue) in [
+        ("lanhdao-signature.png", true),
+        ("truongphong-signature.png", true),
+        ("agency-seal.png", false),
+    ] {
+        let made = dir.path().join(file);
+        assert_eq!(
+            std::fs::read(&made).expect("made"),
+            std::fs::read(committed.join(file)).expect("committed"),
+            "{file}: regenerate with `congvan keys-dev --images-only`"
+        );
+        let pixels = rgba(&made);
+        let clear = pixels.iter().filter(|p| p[3] == 0).count();
+        let inked: Vec<&[u8; 4]> = pixels.iter().filter(|p| p[3] > 128).collect();
+        assert!(clear > pixels.len() / 2, "{file}: mostly transparent");
+        assert!(inked.len() > 1000, "{file}: {} inked pixels", inked.len());
+        let [r, _, b, _] = *inked[0];
+        assert_eq!(b > r, blue, "{file}: ink colour {:?}", inked[0]);
+    }
+    let entries = std::fs::read_dir(dir.path()).expect("dir").count();
+    assert_eq!(entries, 4, "three images and the file that was there");
+}

@@ -9,6 +9,7 @@ mod keys_dev;
 mod ops;
 mod pades;
 mod pades_verify;
+mod pades_visible;
 mod projections;
 mod rebuild;
 mod schemas;

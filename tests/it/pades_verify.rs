@@ -58,7 +58,7 @@ fn verify(file: &Path, args: &[&Path], flags: &[&str]) -> (i32, Value, String) {
 }
 
 /// Verifies with the development root and the intermediate CA's CRL.
-fn verify_dev(file: &Path) -> (i32, Value) {
+pub(crate) fn verify_dev(file: &Path) -> (i32, Value) {
     let k = keys();
     let (code, json, stderr) = verify(
         file,
@@ -368,7 +368,7 @@ fn verify_revocation_comes_from_the_crl() {
 
 /// Appends an incremental update to `signed` (an xref-table file) that
 /// replaces object `id` with `body` and adds `extra` objects.
-fn append_revision(signed: &[u8], objects: &[(u32, String)]) -> Vec<u8> {
+pub(crate) fn append_revision(signed: &[u8], objects: &[(u32, String)]) -> Vec<u8> {
     let (prev, _) = congvan::pades::writer::last_xref(signed).expect("startxref");
     let doc = lopdf::Document::load_mem(signed).expect("lopdf");
     let mut root = Vec::new();
@@ -407,7 +407,7 @@ fn append_revision(signed: &[u8], objects: &[(u32, String)]) -> Vec<u8> {
 }
 
 /// The first page's id and dictionary, written out with /Contents replaced.
-fn first_page(bytes: &[u8]) -> (u32, lopdf::Dictionary, i64) {
+pub(crate) fn first_page(bytes: &[u8]) -> (u32, lopdf::Dictionary, i64) {
     let doc = lopdf::Document::load_mem(bytes).expect("lopdf");
     let id = doc.get_pages()[&1];
     let page = doc
@@ -423,7 +423,7 @@ fn first_page(bytes: &[u8]) -> (u32, lopdf::Dictionary, i64) {
     (id.0, page, size)
 }
 
-fn dict_text(d: &lopdf::Dictionary) -> String {
+pub(crate) fn dict_text(d: &lopdf::Dictionary) -> String {
     let mut out = Vec::new();
     congvan::pades::writer::write_object(&mut out, &lopdf::Object::Dictionary(d.clone()))
         .expect("write");
