@@ -628,7 +628,7 @@ pub async fn run(app: &App) -> Result<String, AppError> {
         "vanthu",
         outgoing,
         SignatureKind::AgencySeal,
-        "applies the agency's seal signature",
+        "fills in the number and date and applies the agency's seal signature",
     )
     .await?;
     walk.step(

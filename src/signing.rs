@@ -21,11 +21,13 @@ use crate::digest::Sha256Digest;
 use crate::domain::decide::{Action, DomainError, SignatureFacts, may_sign};
 use crate::domain::model::{Document, DocumentId, SignatureKind, SignatureVerdict};
 use crate::domain::values::UserId;
+use crate::pades::appearance::{PERSON_BLUE, SEAL_RED};
 use crate::pades::external::Session;
 use crate::pades::pkcs11::{Pkcs11Signer, TokenKey};
 use crate::pades::sign::{SignOptions, Signed, sign_pdf};
 use crate::pades::verify::{Report, VerifyOptions, verify_pdf};
-use crate::pades::{KeyFileSigner, SignatureAlgorithm, Signer};
+use crate::pades::writer::SignPdfError;
+use crate::pades::{KeyFileSigner, SignatureAlgorithm, Signer, TextField, Visible};
 use crate::pdf::PdfLimits;
 
 /// The development PKI's folder, relative to the repository.
@@ -335,6 +337,61 @@ fn entry(base: &Path, file: &Path, name: &str, e: EntryFile) -> Result<Entry, Co
 pub struct SignRequest {
     pub reason: Option<String>,
     pub location: Option<String>,
+    /// Where the signature shows: page (from 1) and rectangle [x, y, width,
+    /// height] in points from the page's lower-left corner. By default the
+    /// person signs at the lower right of the last page and the seal
+    /// overlaps the left third of that signature.
+    pub placement: Option<(u32, [f32; 4])>,
+}
+
+/// Where the person signs by default: the lower right of an A4 page, in
+/// the signing block (Decree 30 appendix I).
+pub const PERSON_RECT: [f32; 4] = [330.0, 110.0, 200.0, 80.0];
+/// The seal's side.
+pub const SEAL_SIDE: f32 = 90.0;
+/// The number and notation, and the place and date, filled in by the clerk
+/// before sealing: under the agency's name and under the national motto.
+pub const NUMBER_FIELD: &str = "SoKyHieu";
+pub const DATE_FIELD: &str = "NgayBanHanh";
+const NUMBER_RECT: [f32; 4] = [56.0, 700.0, 230.0, 18.0];
+const DATE_RECT: [f32; 4] = [300.0, 700.0, 260.0, 18.0];
+/// The text-only signature of an attachment: the top right of its first page.
+const ATTACHMENT_RECT: [f32; 4] = [345.0, 770.0, 230.0, 54.0];
+
+/// The seal overlapping about a third of the person's signature, on its left.
+pub fn seal_rect(person: [f32; 4]) -> [f32; 4] {
+    let [x, y, w, h] = person;
+    [
+        (x + w / 3.0 - SEAL_SIDE).max(0.0),
+        y + (h - SEAL_SIDE) / 2.0,
+        SEAL_SIDE,
+        SEAL_SIDE,
+    ]
+}
+
+/// "ngày 05 tháng 02 năm 2027": Decree 30 writes days below 10 and months
+/// below 3 with a leading zero.
+pub fn vietnamese_date(d: jiff::civil::Date) -> String {
+    let day = if d.day() < 10 {
+        format!("0{}", d.day())
+    } else {
+        d.day().to_string()
+    };
+    let month = if d.month() < 3 {
+        format!("0{}", d.month())
+    } else {
+        d.month().to_string()
+    };
+    format!("ngày {day} tháng {month} năm {}", d.year())
+}
+
+/// What the server looks up before signing: who signs, for whom, and the
+/// keystore's image.
+struct Appearance {
+    /// The signer's name under a personal signature.
+    name: String,
+    agency: String,
+    image: Option<Vec<u8>>,
 }
 
 /// Two-phase signatures waiting for their value, by session id.
@@ -429,6 +486,57 @@ impl App {
             .map_err(blocking_error)??)
     }
 
+    /// The name, agency and image a visible signature shows.
+    async fn appearance(
+        &self,
+        user: &UserId,
+        doc: &Document,
+        entry: &Entry,
+    ) -> Result<Appearance, AppError> {
+        let pool = self.projections.pool();
+        let name = match &doc.metadata.signer {
+            Some(s) => s.full_name.as_str().to_string(),
+            None => crate::projections::official(pool, user.as_str())
+                .await?
+                .map(|o| o.full_name)
+                .unwrap_or_else(|| user.to_string()),
+        };
+        let agency = crate::projections::agency(pool)
+            .await?
+            .map(|a| a.name)
+            .unwrap_or_default();
+        Ok(Appearance {
+            name,
+            agency,
+            image: entry.image.clone(),
+        })
+    }
+
+    /// Fills in the number and the date the document was issued under
+    /// (form filling: the person's signature left these fields unlocked).
+    async fn fill_number(&self, doc: &Document, bytes: Vec<u8>) -> Result<Vec<u8>, AppError> {
+        let issued = doc.issued.as_ref().ok_or_else(|| {
+            AppError::Domain(DomainError::State(
+                "the document is not numbered yet".into(),
+            ))
+        })?;
+        let values = vec![
+            (
+                NUMBER_FIELD.to_string(),
+                format!("Số: {}", issued.number_notation),
+            ),
+            (
+                DATE_FIELD.to_string(),
+                capitalised(&vietnamese_date(issued.issue_date)),
+            ),
+        ];
+        let limits = self.config.pdf_limits;
+        tokio::task::spawn_blocking(move || crate::pades::fill_fields(&bytes, &values, &limits))
+            .await
+            .map_err(blocking_error)?
+            .map_err(|e| AppError::Signing(format!("the number and date cannot be filled in: {e}")))
+    }
+
     /// Loads the document and checks that `user` may sign it now.
     async fn signable(
         &self,
@@ -475,17 +583,23 @@ impl App {
                 "{user} signs with a device the server cannot reach: use POST /api/v1/documents/{id}/signatures/prepare, then /finish"
             )));
         }
+        let look = self.appearance(user, &doc, entry).await?;
+        let mut bytes = bytes;
+        if kind == SignatureKind::AgencySeal {
+            bytes = self.fill_number(&doc, bytes).await?;
+        }
         // The files to sign: the document, and with the seal each attachment.
-        let mut jobs = vec![(bytes, sign_options(&doc, kind, request))];
+        let mut jobs = vec![(bytes, sign_options(&doc, kind, request, &look))];
         if kind == SignatureKind::AgencySeal {
             for a in &doc.attachments {
                 let bytes = self.pdf_bytes(&a.pdf.sha256).await?;
-                jobs.push((bytes, attachment_options(&doc, request)));
+                jobs.push((bytes, attachment_options(&doc, request, &look)));
             }
         }
         let limits = self.config.pdf_limits;
         let keystore = self.config.keystore.clone();
         let user_owned = user.clone();
+        let placed = request.placement.is_some();
         let mut signed = tokio::task::spawn_blocking(move || -> Result<Vec<Signed>, AppError> {
             let entry = keystore.entry_for(&user_owned, kind)?;
             let failed = |e: crate::pades::SignError| AppError::Signing(e.to_string());
@@ -522,11 +636,16 @@ impl App {
             jobs.iter()
                 .enumerate()
                 .map(|(n, (bytes, options))| {
-                    sign_pdf(bytes, signer, options, &limits).map_err(|e| {
-                        AppError::Signing(match n {
-                            0 => e.to_string(),
-                            n => format!("attachment {n}: {e}"),
-                        })
+                    sign_pdf(bytes, signer, options, &limits).map_err(|e| match (n, e) {
+                        // The caller's rectangle that does not fit the page.
+                        (0, SignPdfError::Visible(rule)) if placed => {
+                            AppError::Domain(DomainError::Invalid {
+                                field: "placement",
+                                rule,
+                            })
+                        }
+                        (0, e) => AppError::Signing(e.to_string()),
+                        (n, e) => AppError::Signing(format!("attachment {n}: {e}")),
                     })
                 })
                 .collect()
@@ -578,7 +697,12 @@ impl App {
                 "a seal over a document with attachments is made in one step: give the agency's seal a key file or a PKCS#11 key".into(),
             ));
         }
-        let options = sign_options(&doc, kind, request);
+        let look = self.appearance(user, &doc, entry).await?;
+        let bytes = match kind {
+            SignatureKind::AgencySeal => self.fill_number(&doc, bytes).await?,
+            SignatureKind::Personal => bytes,
+        };
+        let options = sign_options(&doc, kind, request, &look);
         let limits = self.config.pdf_limits;
         let (cert_pem, chain_pem, algorithm) = (cert_pem.clone(), chain_pem.clone(), *algorithm);
         let session = tokio::task::spawn_blocking(move || {
@@ -779,21 +903,48 @@ fn base64_encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// The agency's signature on an attachment in a file of its own.
-fn attachment_options(doc: &Document, request: &SignRequest) -> SignOptions {
-    let mut options = sign_options(doc, SignatureKind::AgencySeal, request);
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// The agency's text-only signature on an attachment in a file of its own:
+/// the agency, the number and notation, and the time (ISO 8601, +07:00), at
+/// the top right of its first page.
+fn attachment_options(doc: &Document, request: &SignRequest, look: &Appearance) -> SignOptions {
+    let mut options = base_options(SignatureKind::AgencySeal, request);
     options.field = Some("ChuKyCoQuanPhuLuc".into());
+    let now = Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(7)))
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string();
+    let mut lines = Vec::new();
+    if !look.agency.is_empty() {
+        lines.push(look.agency.clone());
+    }
+    if let Some(i) = &doc.issued {
+        lines.push(format!("Số: {}", i.number_notation));
+    }
+    lines.push(now);
+    options.visible = Some(Visible {
+        page: 1,
+        rect: ATTACHMENT_RECT,
+        image: None,
+        lines,
+        color: SEAL_RED,
+    });
     options
 }
 
-/// The signature's reason and location: the caller's, or the defaults for
-/// its kind.
-fn sign_options(doc: &Document, kind: SignatureKind, request: &SignRequest) -> SignOptions {
+/// The signature's field, reason and location.
+fn base_options(kind: SignatureKind, request: &SignRequest) -> SignOptions {
     let default_reason = match kind {
         SignatureKind::Personal => "Ký ban hành văn bản",
         SignatureKind::AgencySeal => "Đóng dấu cơ quan",
     };
-    let _ = doc;
     SignOptions {
         field: Some(match kind {
             SignatureKind::Personal => "ChuKyNguoiCoThamQuyen".into(),
@@ -806,6 +957,62 @@ fn sign_options(doc: &Document, kind: SignatureKind, request: &SignRequest) -> S
                 .unwrap_or_else(|| default_reason.to_string()),
         ),
         location: request.location.clone(),
-        reserve_extra: 0,
+        ..SignOptions::default()
     }
+}
+
+/// A visible signature: the person's image in blue with their name under
+/// it, at the lower right of the last page, and the number and date fields
+/// left unlocked for the clerk; the seal's red image over the left third of
+/// the person's signature.
+fn sign_options(
+    doc: &Document,
+    kind: SignatureKind,
+    request: &SignRequest,
+    look: &Appearance,
+) -> SignOptions {
+    let mut options = base_options(kind, request);
+    let last = doc.current_pdf().map(|p| p.pages).unwrap_or(1).max(1);
+    let (page, rect) = match (kind, request.placement) {
+        (_, Some(p)) => p,
+        (SignatureKind::Personal, None) => (last, PERSON_RECT),
+        (SignatureKind::AgencySeal, None) => (last, seal_rect(PERSON_RECT)),
+    };
+    options.visible = Some(match kind {
+        SignatureKind::Personal => Visible {
+            page,
+            rect,
+            image: look.image.clone(),
+            lines: vec![look.name.clone()],
+            color: PERSON_BLUE,
+        },
+        SignatureKind::AgencySeal => Visible {
+            page,
+            rect,
+            lines: if look.image.is_some() {
+                Vec::new()
+            } else {
+                vec![look.agency.clone()]
+            },
+            image: look.image.clone(),
+            color: SEAL_RED,
+        },
+    });
+    if kind == SignatureKind::Personal {
+        options.text_fields = vec![
+            TextField {
+                name: NUMBER_FIELD.into(),
+                page: 1,
+                rect: NUMBER_RECT,
+                font_size: 13.0,
+            },
+            TextField {
+                name: DATE_FIELD.into(),
+                page: 1,
+                rect: DATE_RECT,
+                font_size: 13.0,
+            },
+        ];
+    }
+    options
 }

@@ -49,6 +49,21 @@ pub struct SignBody {
     #[serde(default)]
     #[schemars(length(min = 1, max = 200))]
     pub location: Option<String>,
+    /// Where the signature shows (default: the person at the lower right of
+    /// the last page, the seal over the left third of the person's
+    /// signature).
+    #[serde(default)]
+    pub placement: Option<Placement>,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Placement {
+    /// The page, from 1.
+    #[schemars(range(min = 1))]
+    pub page: u32,
+    /// [x, y, width, height] in points from the page's lower-left corner.
+    pub rect: [f32; 4],
 }
 
 fn request_of(b: &SignBody) -> Result<SignRequest, ApiError> {
@@ -63,9 +78,30 @@ fn request_of(b: &SignBody) -> Result<SignRequest, ApiError> {
             ));
         }
     }
+    let placement = match &b.placement {
+        None => None,
+        Some(p) => {
+            let [x, y, w, h] = p.rect;
+            if p.page == 0
+                || !p.rect.iter().all(|v| v.is_finite())
+                || x < 0.0
+                || y < 0.0
+                || w <= 0.0
+                || h <= 0.0
+            {
+                return Err(ApiError::field(
+                    Code::InvalidField,
+                    "placement",
+                    "placement is a page from 1 and a rectangle [x, y, width, height] with x, y >= 0 and a positive width and height",
+                ));
+            }
+            Some((p.page, p.rect))
+        }
+    };
     Ok(SignRequest {
         reason: b.reason.clone(),
         location: b.location.clone(),
+        placement,
     })
 }
 

@@ -95,9 +95,11 @@ async fn download(app: &TestApp, token: &str, id: &str, to: &Path) {
     std::fs::write(to, r.bytes().await.expect("pdf")).expect("write");
 }
 
-fn assert_valid_in_pyhanko(file: &Path, fields: &[&str]) {
+/// pyHanko's judgement of `file` (None when pyHanko is missing, outside CI):
+/// exactly `fields`, each valid and intact.
+fn assert_valid_in_pyhanko(file: &Path, fields: &[&str]) -> Option<Value> {
     if !have_pyhanko() {
-        return;
+        return None;
     }
     let judged = pyhanko_with_roots(&keys().join("root-ca.cert.pem"), &[file.to_path_buf()]);
     let v = &judged[file];
@@ -108,6 +110,7 @@ fn assert_valid_in_pyhanko(file: &Path, fields: &[&str]) {
         assert_eq!(sigs[*f]["valid"], true, "{f}: {v}");
         assert_eq!(sigs[*f]["intact"], true, "{f}: {v}");
     }
+    Some(v.clone())
 }
 
 crate::on_sqlite_and_postgres!(a_document_is_issued_only_with_both_signatures_verified);
@@ -229,7 +232,20 @@ async fn a_document_is_issued_only_with_both_signatures_verified(database_url: O
     // The issued PDF, as downloaded, validates in pyHanko with both.
     let file = dir.path().join("issued.pdf");
     download(&app, &vt, &id, &file).await;
-    assert_valid_in_pyhanko(&file, &["ChuKyNguoiCoThamQuyen", "ChuKyCoQuan"]);
+    let judged = assert_valid_in_pyhanko(&file, &["ChuKyNguoiCoThamQuyen", "ChuKyCoQuan"]);
+    if let Some(v) = judged {
+        // The number and date were filled into fields the person's
+        // signature left unlocked: form filling, not a change of content.
+        let sigs = &v["signatures"];
+        assert_eq!(
+            sigs["ChuKyNguoiCoThamQuyen"]["modification_level"], "FORM_FILLING",
+            "{v}"
+        );
+        assert_eq!(sigs["ChuKyCoQuan"]["coverage"], "ENTIRE_FILE", "{v}");
+    }
+    let ours = &report["report"]["signatures"];
+    assert_eq!(ours[0]["modifications"], "form_filling", "{report}");
+    assert_eq!(ours[1]["modifications"], "none", "{report}");
     // The attachment carries the agency's signature alone.
     let r = app
         .get(&vt, &format!("/api/v1/documents/{id}/attachments/1/pdf"))
