@@ -298,6 +298,7 @@ pub fn generate(dir: &Path, crl_base: &str) -> Result<DevPki, DevPkiError> {
     for (file, png) in demo_images()? {
         out.write(file, &png)?;
     }
+    out.write("keystore.toml", KEYSTORE.as_bytes())?;
     out.write("README.md", readme(base).as_bytes())?;
     Ok(DevPki {
         dir: out.dir,
@@ -509,6 +510,14 @@ fn readme(base: &str) -> String {
            --visible ... --image ...`); drawn by code: `congvan keys-dev --images-only`\n\
            rewrites them alone, leaving the keys and certificates as they are\n\n\
          Signers have key usage digitalSignature + nonRepudiation. Keys are\n\
-         PKCS#8 PEM, certificates PEM.\n"
+         PKCS#8 PEM, certificates PEM.\n\n\
+         ## keystore.toml\n\n\
+         The demo server's keystore (`--demo` uses it when no `keystore` setting is\n\
+         given): `lanhdao` signs with `lanhdao.key.pem`, the agency's seal is\n\
+         `agency-seal.key.pem`. See the comments in the file for PKCS#11 and\n\
+         external (two-phase) signers.\n"
     )
 }
+
+/// The demo keystore (see `crate::signing::Keystore`), next to the keys.
+pub const KEYSTORE: &str = include_str!("devpki_keystore.toml");
