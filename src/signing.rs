@@ -1016,3 +1016,134 @@ fn sign_options(
     }
     options
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keystore(text: &str) -> Result<Keystore, ConfigError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEV_KEYS);
+        for f in [
+            "lanhdao.key.pem",
+            "lanhdao.cert.pem",
+            "chain.pem",
+            "agency-seal.key.pem",
+            "agency-seal.cert.pem",
+            "agency-seal.png",
+        ] {
+            std::fs::copy(keys.join(f), dir.path().join(f)).expect("copy");
+        }
+        let path = dir.path().join("keystore.toml");
+        std::fs::write(&path, text).expect("write");
+        Keystore::load(&path)
+    }
+
+    fn refused(text: &str, says: &str) {
+        let e = keystore(text).expect_err("refused").to_string();
+        assert!(e.contains(says), "{e:?} should say {says:?}");
+    }
+
+    #[test]
+    fn the_demo_keystore_loads_every_kind_of_signer() {
+        let k = keystore(
+            r#"
+[seal]
+cert = "agency-seal.cert.pem"
+key = "agency-seal.key.pem"
+image = "agency-seal.png"
+
+[officials.lanhdao]
+cert = "lanhdao.cert.pem"
+chain = "chain.pem"
+key = "lanhdao.key.pem"
+
+[officials.truongphong]
+signer = "external"
+cert = "lanhdao.cert.pem"
+algorithm = "rsa_pss_sha256"
+"#,
+        )
+        .expect("loads");
+        assert!(matches!(
+            k.seal.as_ref().map(|e| &e.method),
+            Some(Method::KeyFile(_))
+        ));
+        assert!(k.seal.as_ref().is_some_and(|e| e.image.is_some()));
+        assert!(matches!(k.officials["lanhdao"].method, Method::KeyFile(_)));
+        assert!(matches!(
+            k.officials["truongphong"].method,
+            Method::External {
+                algorithm: SignatureAlgorithm::RsaPssSha256,
+                ..
+            }
+        ));
+        let user = UserId::parse("chuyenvien").expect("user");
+        let e = k
+            .entry_for(&user, SignatureKind::Personal)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("no signing key is configured for chuyenvien (keystore setting)")
+        );
+    }
+
+    #[test]
+    fn a_broken_entry_stops_the_server_naming_it() {
+        refused(
+            "[officials.lanhdao]\ncert = \"lanhdao.cert.pem\"\n",
+            "officials.lanhdao: a key_file signer names its `key`",
+        );
+        refused(
+            "[officials.lanhdao]\ncert = \"lanhdao.cert.pem\"\nkey = \"agency-seal.key.pem\"\n",
+            "officials.lanhdao:",
+        );
+        refused(
+            "[seal]\ncert = \"missing.pem\"\nkey = \"agency-seal.key.pem\"\n",
+            "seal: missing.pem",
+        );
+        refused(
+            "[officials.lanhdao]\nsigner = \"external\"\ncert = \"lanhdao.cert.pem\"\nalgorithm = \"md5\"\n",
+            "algorithm \"md5\" is not one of",
+        );
+        refused(
+            "[officials.lanhdao]\nsigner = \"pkcs11\"\ncert = \"lanhdao.cert.pem\"\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\ntoken = \"agency\"\nkey_label = \"lanhdao\"\npin_env = \"CONGVAN_TEST_PIN_THAT_IS_NOT_SET\"\n",
+            "the environment variable CONGVAN_TEST_PIN_THAT_IS_NOT_SET (the PIN) is not set",
+        );
+        refused(
+            "[officials.\"Not A User\"]\ncert = \"lanhdao.cert.pem\"\nkey = \"lanhdao.key.pem\"\n",
+            "officials.Not A User",
+        );
+        refused(
+            "[seal]\ncert = \"agency-seal.cert.pem\"\nkee = \"x\"\n",
+            "unknown field",
+        );
+    }
+
+    #[test]
+    fn the_seal_overlaps_the_left_third_of_the_person() {
+        let [x, y, w, h] = seal_rect(PERSON_RECT);
+        let [px, py, pw, ph] = PERSON_RECT;
+        assert!((x + w - (px + pw / 3.0)).abs() < 0.01);
+        assert!(x < px && w == h);
+        assert!((y + h / 2.0 - (py + ph / 2.0)).abs() < 0.01);
+    }
+
+    #[test]
+    fn dates_are_written_as_decree_30_writes_them() {
+        use jiff::civil::date;
+        assert_eq!(
+            vietnamese_date(date(2027, 2, 5)),
+            "ngày 05 tháng 02 năm 2027"
+        );
+        assert_eq!(
+            vietnamese_date(date(2026, 11, 23)),
+            "ngày 23 tháng 11 năm 2026"
+        );
+        assert_eq!(
+            vietnamese_date(date(2026, 3, 1)),
+            "ngày 01 tháng 3 năm 2026"
+        );
+    }
+}
