@@ -835,6 +835,11 @@ impl App {
             Some(version),
         )
         .await
+        .map_err(|e| match e {
+            // Changed while it was being signed: what was signed is stale.
+            AppError::StaleVersion { .. } => AppError::Contention,
+            e => e,
+        })
     }
 
     /// Verifies a signed file: every signature in it must hold (the seal
