@@ -3,6 +3,7 @@
 //! /Contents, and the incremental revision that carries it.
 
 pub mod appearance;
+mod check;
 pub mod cms;
 pub mod devpki;
 mod error;

@@ -145,7 +145,8 @@ pub fn sign_pdf_timestamped(
 
 /// Re-reads the written file: the predecessor unchanged, the ByteRange
 /// covering everything but /Contents to the end, the same digest, the
-/// predecessor's cross-reference form, and a file lopdf reads.
+/// predecessor's cross-reference form, and a new revision lopdf reads
+/// (see [`super::check`]).
 fn check_written(
     original: Option<&[u8]>,
     pdf: &[u8],
@@ -167,13 +168,10 @@ fn check_written(
     if ctx.finish().as_ref() != digest {
         return fail("the signed bytes changed after signing");
     }
-    if writer::last_xref(pdf)?.1 != form {
-        return fail("the new revision changed the cross-reference form");
-    }
-    if lopdf::Document::load_mem(pdf).is_err() {
-        return fail("the signed file cannot be read back");
-    }
-    Ok(())
+    // The revision itself, parsed object by object (the predecessor was
+    // read whole by the intake checks and is an unchanged prefix).
+    super::check::revision_reads_back(pdf, [zero, a, b, c], form)
+        .map_err(|why| SignPdfError::Check(format!("the signed file cannot be read back: {why}")))
 }
 
 #[cfg(test)]
