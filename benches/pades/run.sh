@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --quiet
-B=target/release/congvan
+B=${CARGO_TARGET_DIR:-target}/release/congvan
 K=keys-dev
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
