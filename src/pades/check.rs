@@ -94,7 +94,7 @@ fn check(pdf: &[u8], [_, a, b, _]: [usize; 4], form: XrefForm) -> Result<(), Str
     }
     let size = trailer.get(b"Size").and_then(Object::as_i64).ok();
     let max = entries.iter().map(|e| i64::from(e.0)).max().unwrap_or(0);
-    if !size.is_some_and(|s| s > max) {
+    if size.is_none_or(|s| s <= max) {
         return Err("the new trailer's /Size does not cover its objects".into());
     }
     if trailer.get(b"Root").and_then(Object::as_reference).is_err() {
@@ -151,7 +151,10 @@ fn header(pdf: &[u8], at: usize) -> Option<ObjectId> {
 
 /// The in-use entries of the `xref` table at `at`, and where the trailer
 /// dictionary starts.
-fn table(pdf: &[u8], at: usize) -> Option<(Vec<(u32, u16, usize)>, usize)> {
+/// One in-use entry: object number, generation, offset.
+type Entry = (u32, u16, usize);
+
+fn table(pdf: &[u8], at: usize) -> Option<(Vec<Entry>, usize)> {
     let mut i = skip_ws(pdf, at);
     i = pdf.get(i..)?.starts_with(b"xref").then_some(i + 4)?;
     let mut entries = Vec::new();
@@ -178,7 +181,7 @@ fn table(pdf: &[u8], at: usize) -> Option<(Vec<(u32, u16, usize)>, usize)> {
 }
 
 /// The in-use entries of an uncompressed cross-reference stream.
-fn stream_entries(dict: &Dictionary, data: &[u8]) -> Option<Vec<(u32, u16, usize)>> {
+fn stream_entries(dict: &Dictionary, data: &[u8]) -> Option<Vec<Entry>> {
     if dict.get(b"Type").and_then(Object::as_name).ok() != Some(&b"XRef"[..]) || dict.has(b"Filter")
     {
         return None;
