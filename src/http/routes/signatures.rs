@@ -118,13 +118,7 @@ const CREATED: Reply = Reply {
     params(("id" = uuid::Uuid, Path)), request_body(content = SignBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Signed; the document as it is now", body = super::documents::DocumentView, headers(("ETag" = String))),
-        (status = 400, description = "Malformed", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role may not", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Refused, or the file could not be signed", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
+        (status = "4XX", description = "400 malformed, 401 no valid token, 403 role may not, 404 no such document, 409 refused or the file could not be signed, 412 stale If-Match, 413 too large, 415 not JSON, 422 invalid", body = Problem, content_type = "application/problem+json")))]
 #[post("/documents/{id}/signatures")]
 pub async fn sign(
     state: Shared,
@@ -157,13 +151,7 @@ pub async fn sign(
     params(("id" = uuid::Uuid, Path)), request_body(content = SignBody, content_type = "application/json"),
     responses(
         (status = 200, description = "Prepared", body = Prepared),
-        (status = 400, description = "Malformed", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role may not", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Refused, or the file could not be prepared", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
+        (status = "4XX", description = "400 malformed, 401 no valid token, 403 role may not, 404 no such document, 409 refused or the file could not be signed, 412 stale If-Match, 413 too large, 415 not JSON, 422 invalid", body = Problem, content_type = "application/problem+json")))]
 #[post("/documents/{id}/signatures/prepare")]
 pub async fn prepare(
     state: Shared,
@@ -206,12 +194,7 @@ pub struct FinishBody {
     params(("id" = uuid::Uuid, Path)), request_body(content = FinishBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Signed; the document as it is now", body = super::documents::DocumentView, headers(("ETag" = String))),
-        (status = 400, description = "Malformed", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role may not", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Refused, or the signed file does not verify", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
+        (status = "4XX", description = "400 malformed, 401 no valid token, 403 role may not, 404 no such document, 409 refused or the file could not be signed, 412 stale If-Match, 413 too large, 415 not JSON, 422 invalid", body = Problem, content_type = "application/problem+json")))]
 #[post("/documents/{id}/signatures/finish")]
 pub async fn finish(
     state: Shared,
