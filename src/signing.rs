@@ -453,14 +453,20 @@ fn blocking_error(e: tokio::task::JoinError) -> AppError {
 }
 
 impl App {
-    /// The signatures of `pdf` as the server judges them now.
-    pub async fn verdicts_of(&self, pdf: Vec<u8>) -> Result<Vec<SignatureVerdict>, AppError> {
+    /// Every signature of `pdf`, verified now with the server's anchors.
+    async fn verify_bytes(&self, pdf: Vec<u8>) -> Result<Report, AppError> {
         let trust = self.config.trust.clone();
         let limits = self.config.pdf_limits;
-        let report = tokio::task::spawn_blocking(move || trust.verify(&pdf, &limits))
-            .await
-            .map_err(blocking_error)??;
-        Ok(verdicts(&report))
+        Ok(
+            tokio::task::spawn_blocking(move || trust.verify(&pdf, &limits))
+                .await
+                .map_err(blocking_error)??,
+        )
+    }
+
+    /// The signatures of `pdf` as the server judges them now.
+    pub async fn verdicts_of(&self, pdf: Vec<u8>) -> Result<Vec<SignatureVerdict>, AppError> {
+        Ok(verdicts(&self.verify_bytes(pdf).await?))
     }
 
     /// The verification report of a document's current PDF (None when it
@@ -470,12 +476,7 @@ impl App {
             return Ok(None);
         };
         let bytes = self.pdf_bytes(&pdf.sha256).await?;
-        let trust = self.config.trust.clone();
-        let limits = self.config.pdf_limits;
-        let report = tokio::task::spawn_blocking(move || trust.verify(&bytes, &limits))
-            .await
-            .map_err(blocking_error)??;
-        Ok(Some(report))
+        Ok(Some(self.verify_bytes(bytes).await?))
     }
 
     async fn pdf_bytes(&self, digest: &Sha256Digest) -> Result<Vec<u8>, AppError> {
@@ -487,20 +488,14 @@ impl App {
     }
 
     /// The name, agency and image a visible signature shows.
-    async fn appearance(
-        &self,
-        user: &UserId,
-        doc: &Document,
-        entry: &Entry,
-    ) -> Result<Appearance, AppError> {
+    async fn appearance(&self, user: &UserId, entry: &Entry) -> Result<Appearance, AppError> {
         let pool = self.projections.pool();
-        let name = match &doc.metadata.signer {
-            Some(s) => s.full_name.as_str().to_string(),
-            None => crate::projections::official(pool, user.as_str())
-                .await?
-                .map(|o| o.full_name)
-                .unwrap_or_else(|| user.to_string()),
-        };
+        // The official who signs, as the directory names them (the
+        // metadata's signer is who was expected to sign).
+        let name = crate::projections::official(pool, user.as_str())
+            .await?
+            .map(|o| o.full_name)
+            .unwrap_or_else(|| user.to_string());
         let agency = crate::projections::agency(pool)
             .await?
             .map(|a| a.name)
@@ -583,7 +578,7 @@ impl App {
                 "{user} signs with a device the server cannot reach: use POST /api/v1/documents/{id}/signatures/prepare, then /finish"
             )));
         }
-        let look = self.appearance(user, &doc, entry).await?;
+        let look = self.appearance(user, entry).await?;
         let mut bytes = bytes;
         if kind == SignatureKind::AgencySeal {
             bytes = self.fill_number(&doc, bytes).await?;
@@ -697,7 +692,7 @@ impl App {
                 "a seal over a document with attachments is made in one step: give the agency's seal a key file or a PKCS#11 key".into(),
             ));
         }
-        let look = self.appearance(user, &doc, entry).await?;
+        let look = self.appearance(user, entry).await?;
         let bytes = match kind {
             SignatureKind::AgencySeal => self.fill_number(&doc, bytes).await?,
             SignatureKind::Personal => bytes,
@@ -861,14 +856,7 @@ impl App {
         let which = attachment
             .map(|n| format!("attachment {n}: "))
             .unwrap_or_default();
-        let report = {
-            let trust = self.config.trust.clone();
-            let limits = self.config.pdf_limits;
-            let pdf = pdf.clone();
-            tokio::task::spawn_blocking(move || trust.verify(&pdf, &limits))
-                .await
-                .map_err(blocking_error)??
-        };
+        let report = self.verify_bytes(pdf.clone()).await?;
         let all = verdicts(&report);
         let verdict = all
             .iter()
