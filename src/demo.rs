@@ -211,7 +211,7 @@ impl Walk<'_> {
         let verdict = outcome
             .document
             .signature(kind)
-            .map(|s| s.verdict.indication.clone())
+            .map(|s| s.file.verdict.indication.clone())
             .unwrap_or_default();
         let _ = writeln!(
             self.out,

@@ -548,12 +548,12 @@ mod tests {
     use crate::domain::calendar::WorkingCalendar;
     use crate::domain::decide::{
         Action, AssignmentSpec, Command, DeadlineSpec, Policy, RegistrationFacts, ReviewDecision,
-        SignatureFacts, agency_date, decide,
+        agency_date, decide,
     };
     use crate::domain::events::fold;
     use crate::domain::model::{
         Actor, CaseFile, Holder, Issuer, Metadata, OfficialRole, PdfRef, Role, RowId, Series,
-        SignatureKind, SignatureVerdict, Signer, Source,
+        SignatureKind, SignatureVerdict, SignedFile, Signer, Source,
     };
     use crate::domain::values::{
         AgencyCode, DocumentNumber, DocumentType, Notation, NumberNotation, OrganName, PersonName,
@@ -791,8 +791,8 @@ mod tests {
         }
     }
 
-    fn signature_facts(content: &[u8]) -> SignatureFacts {
-        SignatureFacts {
+    fn signature_facts(content: &[u8]) -> SignedFile {
+        SignedFile {
             pdf: pdf(content),
             signed_at: DAY.parse().expect("a timestamp"),
             certificate_sha256: Sha256Digest::of(b"certificate"),

@@ -18,8 +18,8 @@ use serde::Deserialize;
 
 use crate::app::{App, AppError, Outcome, RequestMeta, Upload};
 use crate::digest::Sha256Digest;
-use crate::domain::decide::{Action, DomainError, SignatureFacts, may_sign};
-use crate::domain::model::{Document, DocumentId, SignatureKind, SignatureVerdict};
+use crate::domain::decide::{Action, DomainError, may_sign};
+use crate::domain::model::{Document, DocumentId, SignatureKind, SignatureVerdict, SignedFile};
 use crate::domain::values::UserId;
 use crate::pades::appearance::{PERSON_BLUE, SEAL_RED};
 use crate::pades::external::Session;
@@ -845,7 +845,7 @@ impl App {
         signed: Signed,
         certificate_sha256: Sha256Digest,
         attachment: Option<u32>,
-    ) -> Result<(SignatureFacts, Upload), AppError> {
+    ) -> Result<(SignedFile, Upload), AppError> {
         let Signed {
             pdf,
             field,
@@ -879,7 +879,7 @@ impl App {
             )));
         }
         let upload = self.inspect_upload(pdf).await?;
-        let facts = SignatureFacts {
+        let facts = SignedFile {
             pdf: upload.pdf.clone(),
             signed_at,
             certificate_sha256,

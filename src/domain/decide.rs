@@ -8,10 +8,10 @@ use super::calendar::WorkingCalendar;
 use super::events::{Assignment, DocumentEvent};
 use super::model::{
     Actor, CaseFile, Direction, Document, DocumentId, Holder, Metadata, OfficialRole, PdfRef, Role,
-    Row, RowId, RowStatus, Series, SignatureKind, SignatureVerdict, Source, Status, Task,
+    Row, RowId, RowStatus, Series, SignatureKind, SignatureVerdict, SignedFile, Source, Status,
+    Task,
 };
 use super::values::{DocumentNumber, Notation, NumberNotation, Text, UnitId, UserId};
-use crate::digest::Sha256Digest;
 
 /// Rules that are settings of a deployment, not facts of one command.
 #[derive(Clone, Debug)]
@@ -58,19 +58,6 @@ pub struct RegistrationFacts {
     /// The signatures of the document's PDF as the server judged them (null
     /// when it has no PDF).
     pub signatures: Option<Vec<SignatureVerdict>>,
-}
-
-/// What the server did when it signed a document's PDF: the facts of a
-/// [`Action::Sign`] command (the signing itself happens before `decide`,
-/// which says whether it may be recorded).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignatureFacts {
-    pub pdf: PdfRef,
-    pub signed_at: Timestamp,
-    pub certificate_sha256: Sha256Digest,
-    pub revision_sha256: Sha256Digest,
-    pub byte_range: [u64; 4],
-    pub verdict: SignatureVerdict,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,10 +151,10 @@ pub enum Action {
     /// and the signed file must have verified).
     Sign {
         kind: SignatureKind,
-        facts: Box<SignatureFacts>,
+        facts: Box<SignedFile>,
         /// With the seal: each attachment's signed file, in order (empty
         /// for a personal signature).
-        attachments: Vec<SignatureFacts>,
+        attachments: Vec<SignedFile>,
     },
     /// Add an attachment (phụ lục) in a file of its own to the draft.
     AddAttachment {
@@ -1068,24 +1055,14 @@ fn decide_existing(
                     at,
                     by: by.clone(),
                     attachment: n,
-                    pdf: a.pdf.clone(),
-                    signed_at: a.signed_at,
-                    certificate_sha256: a.certificate_sha256,
-                    revision_sha256: a.revision_sha256,
-                    byte_range: a.byte_range,
-                    verdict: a.verdict.clone(),
+                    file: a.clone(),
                 });
             }
             Ok(vec![DocumentEvent::Signed {
                 at,
                 by,
                 kind: *kind,
-                pdf: facts.pdf.clone(),
-                signed_at: facts.signed_at,
-                certificate_sha256: facts.certificate_sha256,
-                revision_sha256: facts.revision_sha256,
-                byte_range: facts.byte_range,
-                verdict: facts.verdict.clone(),
+                file: (**facts).clone(),
             }]
             .into_iter()
             .chain(sealed)

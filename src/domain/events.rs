@@ -13,10 +13,9 @@ use serde_json::Value;
 use super::model::{
     Arrival, Attachment, CaseFile, Direction, Document, DocumentId, Holder, Issued, Metadata,
     PdfRef, Revision, Role, Row, RowId, RowStatus, Series, SignatureKind, SignatureRecord,
-    SignatureVerdict, Source, Status, Task,
+    SignatureVerdict, SignedFile, Source, Status, Task,
 };
 use super::values::{Notation, NumberNotation, Text, UnitId, UserId};
-use crate::digest::Sha256Digest;
 
 /// One recipient named in a direction, a forward or a dispatch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -195,16 +194,8 @@ pub enum DocumentEvent {
         at: Timestamp,
         by: UserId,
         kind: SignatureKind,
-        /// The signed PDF.
-        pdf: PdfRef,
-        /// The signing time the signature claims (/M).
-        signed_at: Timestamp,
-        /// SHA-256 of the signer certificate's DER.
-        certificate_sha256: Sha256Digest,
-        /// SHA-256 of the bytes the signature covers.
-        revision_sha256: Sha256Digest,
-        byte_range: [u64; 4],
-        verdict: SignatureVerdict,
+        #[serde(flatten)]
+        file: SignedFile,
     },
     /// An attachment (phụ lục) in a file of its own was added to the draft.
     AttachmentAdded {
@@ -221,13 +212,8 @@ pub enum DocumentEvent {
         /// The attachment's number, from 1.
         #[schemars(range(min = 1))]
         attachment: u32,
-        /// The signed file.
-        pdf: PdfRef,
-        signed_at: Timestamp,
-        certificate_sha256: Sha256Digest,
-        revision_sha256: Sha256Digest,
-        byte_range: [u64; 4],
-        verdict: SignatureVerdict,
+        #[serde(flatten)]
+        file: SignedFile,
     },
     /// The numbered document was sent to its recipients (phát hành).
     Dispatched {
@@ -352,9 +338,12 @@ impl DocumentEvent {
                 pdf.iter().collect()
             }
             DocumentEvent::RevisionAdded { pdf, .. }
-            | DocumentEvent::Signed { pdf, .. }
-            | DocumentEvent::AttachmentAdded { pdf, .. }
-            | DocumentEvent::AttachmentSealed { pdf, .. } => vec![pdf],
+            | DocumentEvent::AttachmentAdded { pdf, .. } => {
+                vec![pdf]
+            }
+            DocumentEvent::Signed { file, .. } | DocumentEvent::AttachmentSealed { file, .. } => {
+                vec![&file.pdf]
+            }
             _ => Vec::new(),
         }
     }
@@ -802,44 +791,24 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
             at,
             by,
             attachment,
-            pdf,
-            signed_at,
-            certificate_sha256,
-            revision_sha256,
-            byte_range,
-            verdict,
+            file,
         } => {
             if let Some(a) = (*attachment as usize)
                 .checked_sub(1)
                 .and_then(|i| doc.attachments.get_mut(i))
             {
-                a.pdf = pdf.clone();
+                a.pdf = file.pdf.clone();
                 a.seal = Some(SignatureRecord {
                     kind: SignatureKind::AgencySeal,
                     by: by.clone(),
                     at: *at,
-                    signed_at: *signed_at,
-                    pdf: pdf.clone(),
-                    certificate_sha256: *certificate_sha256,
-                    revision_sha256: *revision_sha256,
-                    byte_range: *byte_range,
-                    verdict: verdict.clone(),
+                    file: file.clone(),
                 });
             }
         }
-        E::Signed {
-            at,
-            by,
-            kind,
-            pdf,
-            signed_at,
-            certificate_sha256,
-            revision_sha256,
-            byte_range,
-            verdict,
-        } => {
+        E::Signed { at, by, kind, file } => {
             doc.revisions.push(Revision {
-                pdf: pdf.clone(),
+                pdf: file.pdf.clone(),
                 by: by.clone(),
                 at: *at,
             });
@@ -847,12 +816,7 @@ pub fn evolve(state: Option<Document>, event: &DocumentEvent) -> Option<Document
                 kind: *kind,
                 by: by.clone(),
                 at: *at,
-                signed_at: *signed_at,
-                pdf: pdf.clone(),
-                certificate_sha256: *certificate_sha256,
-                revision_sha256: *revision_sha256,
-                byte_range: *byte_range,
-                verdict: verdict.clone(),
+                file: file.clone(),
             });
         }
         E::SubmittedForReview {
@@ -1078,19 +1042,17 @@ pub fn describe(event: &DocumentEvent) -> String {
         } => format!("numbered {number_notation}, issued {issue_date}"),
         E::AttachmentAdded { name, .. } => format!("attachment added: {}", name.as_str()),
         E::AttachmentSealed {
-            attachment,
-            verdict,
-            ..
+            attachment, file, ..
         } => format!(
             "attachment {attachment} sealed with the agency's signature ({})",
-            verdict.indication
+            file.verdict.indication
         ),
-        E::Signed { kind, verdict, .. } => {
+        E::Signed { kind, file, .. } => {
             let what = match kind {
                 SignatureKind::Personal => "signed by the competent person",
                 SignatureKind::AgencySeal => "sealed with the agency's signature",
             };
-            format!("{what} ({})", verdict.indication)
+            format!("{what} ({})", file.verdict.indication)
         }
         E::Dispatched { assignments, .. } => {
             format!("dispatched to {}", assignments_text(assignments))

@@ -385,17 +385,13 @@ impl SignatureVerdict {
     }
 }
 
-/// A signature the server made on an outgoing document.
+/// A file the server signed: the new revision and what its signature is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct SignatureRecord {
-    pub kind: SignatureKind,
-    /// The official who signed (for the seal: the clerk who applied it).
-    pub by: UserId,
-    pub at: Timestamp,
+pub struct SignedFile {
+    /// The signed PDF (a new revision of the document, or of an attachment).
+    pub pdf: PdfRef,
     /// The signing time the signature claims (/M).
     pub signed_at: Timestamp,
-    /// The signed PDF (a new revision of the document).
-    pub pdf: PdfRef,
     /// SHA-256 of the signer certificate's DER.
     pub certificate_sha256: Sha256Digest,
     /// SHA-256 of the bytes the signature covers (its ByteRange).
@@ -404,6 +400,17 @@ pub struct SignatureRecord {
     pub byte_range: [u64; 4],
     /// The verdict of the server's verification of the signed file.
     pub verdict: SignatureVerdict,
+}
+
+/// A signature the server made on an outgoing document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SignatureRecord {
+    pub kind: SignatureKind,
+    /// The official who signed (for the seal: the clerk who applied it).
+    pub by: UserId,
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub file: SignedFile,
 }
 
 /// An attachment (phụ lục) in a file of its own: sealed with the agency's
@@ -529,7 +536,7 @@ impl Document {
         self.signatures
             .iter()
             .rev()
-            .find(|s| s.kind == kind && s.verdict.passed())
+            .find(|s| s.kind == kind && s.file.verdict.passed())
     }
 
     pub fn current_pdf(&self) -> Option<&PdfRef> {

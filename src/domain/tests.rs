@@ -20,13 +20,13 @@ use uuid::Uuid;
 use super::calendar::WorkingCalendar;
 use super::decide::{
     Action, AssignmentSpec, Command, DeadlineSpec, DomainError, Policy, RegistrationFacts,
-    ReviewDecision, SignatureFacts, agency_date, decide,
+    ReviewDecision, agency_date, decide,
 };
 use super::events::{Assignment, DecodeError, DocumentEvent, fold};
 use super::model::{
     Actor, CaseFile, Direction, Document, DocumentId, Holder, Issuer, Metadata, OfficialRole,
-    PdfRef, Role, Row, RowId, RowStatus, Series, SignatureKind, SignatureVerdict, Source, Status,
-    Task,
+    PdfRef, Role, Row, RowId, RowStatus, Series, SignatureKind, SignatureVerdict, SignedFile,
+    Source, Status, Task,
 };
 use super::values::{
     AgencyCode, DocumentNumber, DocumentType, Notation, NumberNotation, OrganName, Secrecy,
@@ -553,8 +553,8 @@ fn verdict(indication: &str) -> SignatureVerdict {
     }
 }
 
-fn signature_facts(indication: &str) -> SignatureFacts {
-    SignatureFacts {
+fn signature_facts(indication: &str) -> SignedFile {
+    SignedFile {
         pdf: pdf(b"signed"),
         signed_at: ts(T_FORWARD),
         certificate_sha256: Sha256Digest::of(b"certificate"),
@@ -565,17 +565,11 @@ fn signature_facts(indication: &str) -> SignatureFacts {
 }
 
 fn signed_event(kind: SignatureKind, by: &str) -> DocumentEvent {
-    let f = signature_facts("TOTAL-PASSED");
     DocumentEvent::Signed {
         at: ts(T_FORWARD),
         by: user(by),
         kind,
-        pdf: f.pdf,
-        signed_at: f.signed_at,
-        certificate_sha256: f.certificate_sha256,
-        revision_sha256: f.revision_sha256,
-        byte_range: f.byte_range,
-        verdict: f.verdict,
+        file: signature_facts("TOTAL-PASSED"),
     }
 }
 
@@ -2806,17 +2800,11 @@ fn the_drafter_adds_attachments_to_the_draft() {
 }
 
 fn attachment_sealed_event() -> DocumentEvent {
-    let f = signature_facts("TOTAL-PASSED");
     DocumentEvent::AttachmentSealed {
         at: ts(T_FORWARD),
         by: user("van.thu"),
         attachment: 1,
-        pdf: f.pdf,
-        signed_at: f.signed_at,
-        certificate_sha256: f.certificate_sha256,
-        revision_sha256: f.revision_sha256,
-        byte_range: f.byte_range,
-        verdict: f.verdict,
+        file: signature_facts("TOTAL-PASSED"),
     }
 }
 
