@@ -607,14 +607,7 @@ impl App {
                 None => None,
             },
             Action::Register(_) => match state.and_then(|d| d.current_pdf()) {
-                Some(pdf) => {
-                    let blobs = self.blobs.clone();
-                    let digest = pdf.sha256;
-                    let bytes = tokio::task::spawn_blocking(move || blobs.get(&digest))
-                        .await
-                        .map_err(|e| AppError::Io(std::io::Error::other(e)))??;
-                    Some(self.verdicts_of(bytes).await?)
-                }
+                Some(pdf) => Some(self.verdicts_of(self.pdf_bytes(&pdf.sha256).await?).await?),
                 None => None,
             },
             _ => None,

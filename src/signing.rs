@@ -479,7 +479,8 @@ impl App {
         Ok(Some(self.verify_bytes(bytes).await?))
     }
 
-    async fn pdf_bytes(&self, digest: &Sha256Digest) -> Result<Vec<u8>, AppError> {
+    /// A stored PDF's bytes, read off the async reactor.
+    pub(crate) async fn pdf_bytes(&self, digest: &Sha256Digest) -> Result<Vec<u8>, AppError> {
         let blobs = self.blobs.clone();
         let digest = *digest;
         Ok(tokio::task::spawn_blocking(move || blobs.get(&digest))
