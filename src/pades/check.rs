@@ -78,15 +78,57 @@ fn check(pdf: &[u8], [_, a, b, _]: [usize; 4], form: XrefForm) -> Result<(), Str
             },
         );
     }
+    // The object holding /Contents is read with the hex string emptied (its
+    // digits are checked apart): lopdf would take the CMS's tens of
+    // kilobytes of hex one character at a time.
+    let holder = entries
+        .iter()
+        .filter(|e| e.2 < a)
+        .max_by_key(|e| e.2)
+        .map(|e| (e.0, e.1));
     let mut signature = false;
-    for &(n, g, _) in &entries {
-        let object = reader
-            .get_object((n, g), &mut HashSet::new())
-            .map_err(|e| format!("object {n} {g} of the new revision does not read back ({e})"))?;
+    for &(n, g, offset) in &entries {
+        let read_back = |e: lopdf::Error| {
+            format!("object {n} {g} of the new revision does not read back ({e})")
+        };
+        let object = if holder == Some((n, g)) {
+            let end = entries
+                .iter()
+                .map(|e| e.2)
+                .filter(|&o| o > b)
+                .min()
+                .unwrap_or(at)
+                .min(pdf.len());
+            let mut copy = Vec::with_capacity(end - offset);
+            copy.extend_from_slice(&pdf[offset..a]);
+            copy.extend_from_slice(b"<>");
+            copy.resize(copy.len() + (b - a - 2), b' ');
+            copy.extend_from_slice(&pdf[b..end]);
+            let mut alone = Reader {
+                buffer: &copy,
+                document: Document::new(),
+                encryption_state: None,
+                raw_objects: BTreeMap::new(),
+            };
+            alone.document.reference_table.insert(
+                n,
+                XrefEntry::Normal {
+                    offset: 0,
+                    generation: g,
+                },
+            );
+            alone
+                .get_object((n, g), &mut HashSet::new())
+                .map_err(read_back)?
+        } else {
+            reader
+                .get_object((n, g), &mut HashSet::new())
+                .map_err(read_back)?
+        };
         if let Object::Dictionary(d) = &object
             && d.has(b"ByteRange")
         {
-            signature |= is_the_signature(d, pdf, a, b);
+            signature |= holder == Some((n, g)) && is_the_signature(d, pdf, a, b);
         }
     }
     if !signature {
@@ -117,8 +159,9 @@ fn check(pdf: &[u8], [_, a, b, _]: [usize; 4], form: XrefForm) -> Result<(), Str
     Ok(())
 }
 
-/// The signature dictionary: /ByteRange exactly `[0 a b len-b]` and
-/// /Contents the string between `a` and `b`.
+/// The signature dictionary (read with /Contents emptied): /ByteRange
+/// exactly `[0 a b len-b]`, and between `a` and `b` a hex string of an even
+/// number of digits.
 fn is_the_signature(d: &Dictionary, pdf: &[u8], a: usize, b: usize) -> bool {
     let range: Option<Vec<i64>> = d
         .get(b"ByteRange")
@@ -126,16 +169,17 @@ fn is_the_signature(d: &Dictionary, pdf: &[u8], a: usize, b: usize) -> bool {
         .ok()
         .and_then(|r| r.iter().map(|o| o.as_i64().ok()).collect());
     let expected = [0, a, b, pdf.len() - b].map(|n| n as i64);
-    let contents = d.get(b"Contents").and_then(Object::as_str).ok();
+    let emptied = d
+        .get(b"Contents")
+        .and_then(Object::as_str)
+        .is_ok_and(<[u8]>::is_empty);
+    let hex = &pdf[a + 1..b - 1];
     range.as_deref() == Some(&expected[..])
-        && contents.is_some_and(|c| 2 * c.len() == b - a - 2 && hex_matches(&pdf[a + 1..b - 1], c))
-}
-
-fn hex_matches(hex: &[u8], bytes: &[u8]) -> bool {
-    let digit = |c: u8| (c as char).to_digit(16);
-    hex.chunks(2).zip(bytes).all(|(pair, &byte)| {
-        matches!((digit(pair[0]), digit(pair[1])), (Some(h), Some(l)) if h * 16 + l == u32::from(byte))
-    })
+        && emptied
+        && pdf[a] == b'<'
+        && pdf[b - 1] == b'>'
+        && hex.len() % 2 == 0
+        && hex.iter().all(u8::is_ascii_hexdigit)
 }
 
 /// `N G obj` at `at` (whitespace skipped).
@@ -346,5 +390,33 @@ mod tests {
         let mut moved = range;
         moved[1] += 1;
         assert!(revision_reads_back(&out, moved, form).is_err());
+    }
+
+    #[test]
+    fn check_written_the_contents_gap_and_signature_dictionary_are_checked() {
+        let input = crate::pdf::sample::sample_pdf("x", 2);
+        let (out, range @ [_, a, b, _], form) = signed(&input);
+        // A digit of /Contents that is not hex, the string's brackets, the
+        // dictionary after /Contents, and the /ByteRange's numbers.
+        let sig_end = b + out[b..].windows(2).position(|w| w == b">>").expect(">>");
+        let byte_range = out[..a]
+            .windows(10)
+            .rposition(|w| w == b"/ByteRange")
+            .expect("/ByteRange");
+        for (at, byte) in [
+            (a + 3, b'G'),
+            (a, b'('),
+            (b - 1, b')'),
+            (sig_end, b'<'),
+            (byte_range + 12, b'7'),
+        ] {
+            let mut bad = out.clone();
+            bad[at] = byte;
+            assert!(
+                revision_reads_back(&bad, range, form).is_err(),
+                "byte {at} set to {}",
+                char::from(byte)
+            );
+        }
     }
 }
