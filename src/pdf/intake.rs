@@ -200,7 +200,7 @@ fn hex_value(c: u8) -> Option<u8> {
 }
 
 fn find_subslice(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(haystack, needle)
 }
 
 /// The position after the comment starting at `i` and its end of line.
@@ -397,6 +397,10 @@ fn prescan(buf: &[u8]) -> Marks {
             }
         }
         match c {
+            // Only names that can decode to Prev, XRefStm or Encrypt are
+            // read; the bytes of any other are scanned like the rest (which
+            // can only find more).
+            b'/' if !matches!(buf.get(i + 1), Some(b'P' | b'X' | b'E' | b'#')) => i += 1,
             b'/' => {
                 let (name, end) = read_name(buf, i + 1);
                 if let Some((name, len)) = name {
@@ -413,7 +417,8 @@ fn prescan(buf: &[u8]) -> Marks {
                 i += b"startxref".len();
                 expect_offset = true;
             }
-            _ => i += 1,
+            // Nothing else matters here: on to the next `/` or `s`.
+            _ => i = memchr::memchr2(b'/', b's', &buf[i + 1..]).map_or(buf.len(), |n| i + 1 + n),
         }
     }
     marks
@@ -2193,6 +2198,25 @@ fn parse_after_comments(num: u32, text: &[u8]) -> Option<Object> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prescan_finds_offsets_after_prev_xrefstm_and_startxref_among_binary_bytes() {
+        let mut buf = Vec::new();
+        // Bytes of every value around the keys, as in image data.
+        let noise: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+        buf.extend_from_slice(&noise);
+        buf.extend_from_slice(b"<< /Prev 11 /P#72ev 12 /XRefStm %c\n 13 >>");
+        buf.extend_from_slice(&noise);
+        buf.extend_from_slice(b"/Sstartxref 14 startxref\n15");
+        buf.extend_from_slice(&noise);
+        let marks = prescan(&buf);
+        for offset in 11..=15 {
+            assert!(marks.xref_offsets.contains(&offset), "{offset}");
+        }
+        assert!(!marks.encrypt);
+        buf.extend_from_slice(b"/#45ncrypt");
+        assert!(prescan(&buf).encrypt);
+    }
     use flate2::Compression;
     use flate2::write::{DeflateEncoder, ZlibEncoder};
     use std::collections::HashMap;
