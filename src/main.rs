@@ -467,24 +467,29 @@ fn main() -> ExitCode {
             .with_writer(std::io::stderr)
             .init();
     }
-    // The server and the load tools want every core; a one-shot command (a
-    // signature, a verification) is done sooner on the calling thread alone.
-    let one_shot = matches!(cli.command, Commands::Pdf { .. } | Commands::KeysDev { .. });
-    let runtime = if one_shot {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Runtime::new()
-    };
-    let runtime = match runtime {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("congvan: cannot start the runtime: {e}");
-            return ExitCode::from(2);
+    // The PDF commands run on this thread without an async runtime; the
+    // server and the load tools want every core.
+    let outcome = match cli.command {
+        Commands::Pdf { command } => pdf(command),
+        command => {
+            let one_shot = matches!(command, Commands::KeysDev { .. });
+            let runtime = if one_shot {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            } else {
+                tokio::runtime::Runtime::new()
+            };
+            match runtime {
+                Ok(runtime) => runtime.block_on(run(Cli { command })),
+                Err(e) => {
+                    eprintln!("congvan: cannot start the runtime: {e}");
+                    return ExitCode::from(2);
+                }
+            }
         }
     };
-    match runtime.block_on(run(cli)) {
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             let mut msg = e.to_string();
@@ -652,207 +657,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Commands::Debug {
             command: DebugCommand::AppendLoop { dir, writers },
         } => append_loop(&dir, writers).await,
-        Commands::Pdf {
-            command:
-                PdfCommand::Sign {
-                    key,
-                    pkcs11_module,
-                    token,
-                    key_label,
-                    pin,
-                    cert,
-                    chain,
-                    field,
-                    reason,
-                    location,
-                    pss,
-                    tsa,
-                    look,
-                    input,
-                    output,
-                },
-        } => {
-            let options = look.options(field, reason, location)?;
-            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-            let text = |p: &PathBuf| {
-                std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
-            };
-            let chain = chain.as_ref().map(text).transpose()?;
-            let signer: Box<dyn congvan::pades::Signer> = match (key, pkcs11_module) {
-                (Some(key), _) => Box::new(congvan::pades::KeyFileSigner::from_pem(
-                    &text(&key)?,
-                    &text(&cert)?,
-                    chain.as_deref(),
-                    pss,
-                )?),
-                (None, Some(module)) => Box::new(congvan::pades::pkcs11::Pkcs11Signer::open(
-                    &congvan::pades::pkcs11::TokenKey {
-                        module: &module,
-                        token: token.as_deref().unwrap_or_default(),
-                        key_label: key_label.as_deref().unwrap_or_default(),
-                        pin: pin.as_deref().ok_or(
-                            "--pin (or CONGVAN_PKCS11_PIN) is required with --pkcs11-module",
-                        )?,
-                    },
-                    &text(&cert)?,
-                    chain.as_deref(),
-                )?),
-                (None, None) => return Err("give --key or --pkcs11-module".into()),
-            };
-            let pdf = read(&input)?;
-            let limits = congvan::pdf::PdfLimits::default();
-            // A one-shot command: the work runs on this thread (the
-            // runtime is single-threaded for it); only the time-stamp
-            // request needs the runtime, from a thread of its own.
-            let signed = match tsa {
-                None => congvan::pades::sign::sign_pdf(&pdf, signer.as_ref(), &options, &limits)?,
-                Some(url) => {
-                    let runtime = tokio::runtime::Handle::current();
-                    tokio::task::spawn_blocking(move || {
-                        congvan::pades::sign::sign_pdf_timestamped(
-                            &pdf,
-                            signer.as_ref(),
-                            &options,
-                            &limits,
-                            |digest| runtime.block_on(congvan::pades::tsa::timestamp(&url, digest)),
-                        )
-                    })
-                    .await??
-                }
-            };
-            write_signed(&output, &signed)
-        }
-        Commands::Pdf {
-            command:
-                PdfCommand::Prepare {
-                    cert,
-                    chain,
-                    algorithm,
-                    field,
-                    reason,
-                    location,
-                    data_out,
-                    look,
-                    input,
-                    session,
-                },
-        } => {
-            let options = look.options(field, reason, location)?;
-            use congvan::pades::SignatureAlgorithm as A;
-            let text = |p: &PathBuf| {
-                std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
-            };
-            let pdf = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
-            let prepared = congvan::pades::external::prepare(
-                &pdf,
-                &text(&cert)?,
-                chain.as_ref().map(text).transpose()?.as_deref(),
-                match algorithm {
-                    KeyAlgorithm::Rsa => A::RsaPkcs1Sha256,
-                    KeyAlgorithm::RsaPss => A::RsaPssSha256,
-                    KeyAlgorithm::EcdsaP256 => A::EcdsaP256Sha256,
-                },
-                &options,
-                &congvan::pdf::PdfLimits::default(),
-            )?;
-            if let Some(path) = data_out {
-                write_atomically(&path, prepared.data_to_sign())?;
-            }
-            write_atomically(&session, &serde_json::to_vec(&prepared)?)?;
-            println!("{}", hex::encode(prepared.digest_to_sign()));
-            Ok(ExitCode::SUCCESS)
-        }
-        Commands::Pdf {
-            command:
-                PdfCommand::Finish {
-                    signature,
-                    cms,
-                    session,
-                    output,
-                },
-        } => {
-            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-            let pending: congvan::pades::external::Session =
-                serde_json::from_slice(&read(&session)?)
-                    .map_err(|e| format!("{}: not a signing session: {e}", session.display()))?;
-            let signed = match (signature, cms) {
-                (Some(sig), _) => pending.finish(&read(&sig)?)?,
-                (None, Some(cms)) => pending.finish_with_cms(&read(&cms)?)?,
-                (None, None) => return Err("give --signature or --cms".into()),
-            };
-            write_signed(&output, &signed)
-        }
-        Commands::Pdf {
-            command:
-                PdfCommand::Fill {
-                    values,
-                    input,
-                    output,
-                },
-        } => {
-            let mut pairs = Vec::new();
-            for v in &values {
-                let (name, value) = v
-                    .split_once('=')
-                    .ok_or_else(|| format!("--value {v:?}: expected NAME=VALUE"))?;
-                pairs.push((name.to_string(), value.to_string()));
-            }
-            let pdf = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
-            let filled =
-                congvan::pades::fill_fields(&pdf, &pairs, &congvan::pdf::PdfLimits::default())?;
-            write_atomically(&output, &filled)?;
-            println!(
-                "filled {} field{} into {}: {} bytes",
-                pairs.len(),
-                if pairs.len() == 1 { "" } else { "s" },
-                output.display(),
-                filled.len()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Commands::Pdf {
-            command:
-                PdfCommand::Verify {
-                    trust,
-                    crl,
-                    json,
-                    input,
-                },
-        } => {
-            use congvan::pades::verify;
-            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-            let mut anchors = Vec::new();
-            for p in &trust {
-                anchors.extend(
-                    verify::read_certificates(&read(p)?)
-                        .map_err(|e| format!("{}: {e}", p.display()))?,
-                );
-            }
-            let mut crls = Vec::new();
-            for p in &crl {
-                crls.push(
-                    verify::read_crl(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?,
-                );
-            }
-            let pdf = read(&input)?;
-            let options = verify::VerifyOptions {
-                trust: anchors,
-                crls,
-                now: jiff::Timestamp::now(),
-            };
-            let report = verify::verify_pdf(&pdf, &options, &congvan::pdf::PdfLimits::default())
-                .map_err(|e| format!("{}: {e}", input.display()))?;
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                print!("{}", verify::render_text(&report));
-            }
-            Ok(if report.all_passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
+        Commands::Pdf { command } => pdf(command),
         Commands::KeysDev {
             out,
             crl_base,
@@ -908,6 +713,210 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             check(&d, &store).await
         }
     }
+}
+
+/// The PDF commands: one-shot and CPU-bound, run on the calling thread
+/// without an async runtime (only a time-stamp request starts one).
+fn pdf(command: PdfCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    match command {
+        PdfCommand::Sign {
+            key,
+            pkcs11_module,
+            token,
+            key_label,
+            pin,
+            cert,
+            chain,
+            field,
+            reason,
+            location,
+            pss,
+            tsa,
+            look,
+            input,
+            output,
+        } => {
+            let options = look.options(field, reason, location)?;
+            let text = |p: &PathBuf| {
+                std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+            };
+            let chain = chain.as_ref().map(text).transpose()?;
+            let signer: Box<dyn congvan::pades::Signer> = match (key, pkcs11_module) {
+                (Some(key), _) => Box::new(congvan::pades::KeyFileSigner::from_pem(
+                    &text(&key)?,
+                    &text(&cert)?,
+                    chain.as_deref(),
+                    pss,
+                )?),
+                (None, Some(module)) => Box::new(congvan::pades::pkcs11::Pkcs11Signer::open(
+                    &congvan::pades::pkcs11::TokenKey {
+                        module: &module,
+                        token: token.as_deref().unwrap_or_default(),
+                        key_label: key_label.as_deref().unwrap_or_default(),
+                        pin: pin.as_deref().ok_or(
+                            "--pin (or CONGVAN_PKCS11_PIN) is required with --pkcs11-module",
+                        )?,
+                    },
+                    &text(&cert)?,
+                    chain.as_deref(),
+                )?),
+                (None, None) => return Err("give --key or --pkcs11-module".into()),
+            };
+            let pdf = read_with_room(&input)?;
+            let limits = congvan::pdf::PdfLimits::default();
+            // The work runs on this thread; only the time-stamp request
+            // needs an async runtime, started for it alone.
+            let signed = match tsa {
+                None => {
+                    congvan::pades::sign::sign_pdf_owned(pdf, signer.as_ref(), &options, &limits)?
+                }
+                Some(url) => {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    congvan::pades::sign::sign_pdf_timestamped(
+                        &pdf,
+                        signer.as_ref(),
+                        &options,
+                        &limits,
+                        |digest| runtime.block_on(congvan::pades::tsa::timestamp(&url, digest)),
+                    )?
+                }
+            };
+            write_signed(&output, &signed)
+        }
+        PdfCommand::Prepare {
+            cert,
+            chain,
+            algorithm,
+            field,
+            reason,
+            location,
+            data_out,
+            look,
+            input,
+            session,
+        } => {
+            let options = look.options(field, reason, location)?;
+            use congvan::pades::SignatureAlgorithm as A;
+            let text = |p: &PathBuf| {
+                std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+            };
+            let pdf = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
+            let prepared = congvan::pades::external::prepare(
+                &pdf,
+                &text(&cert)?,
+                chain.as_ref().map(text).transpose()?.as_deref(),
+                match algorithm {
+                    KeyAlgorithm::Rsa => A::RsaPkcs1Sha256,
+                    KeyAlgorithm::RsaPss => A::RsaPssSha256,
+                    KeyAlgorithm::EcdsaP256 => A::EcdsaP256Sha256,
+                },
+                &options,
+                &congvan::pdf::PdfLimits::default(),
+            )?;
+            if let Some(path) = data_out {
+                write_atomically(&path, prepared.data_to_sign())?;
+            }
+            write_atomically(&session, &serde_json::to_vec(&prepared)?)?;
+            println!("{}", hex::encode(prepared.digest_to_sign()));
+            Ok(ExitCode::SUCCESS)
+        }
+        PdfCommand::Finish {
+            signature,
+            cms,
+            session,
+            output,
+        } => {
+            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+            let pending: congvan::pades::external::Session =
+                serde_json::from_slice(&read(&session)?)
+                    .map_err(|e| format!("{}: not a signing session: {e}", session.display()))?;
+            let signed = match (signature, cms) {
+                (Some(sig), _) => pending.finish(&read(&sig)?)?,
+                (None, Some(cms)) => pending.finish_with_cms(&read(&cms)?)?,
+                (None, None) => return Err("give --signature or --cms".into()),
+            };
+            write_signed(&output, &signed)
+        }
+        PdfCommand::Fill {
+            values,
+            input,
+            output,
+        } => {
+            let mut pairs = Vec::new();
+            for v in &values {
+                let (name, value) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--value {v:?}: expected NAME=VALUE"))?;
+                pairs.push((name.to_string(), value.to_string()));
+            }
+            let pdf = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
+            let filled =
+                congvan::pades::fill_fields(&pdf, &pairs, &congvan::pdf::PdfLimits::default())?;
+            write_atomically(&output, &filled)?;
+            println!(
+                "filled {} field{} into {}: {} bytes",
+                pairs.len(),
+                if pairs.len() == 1 { "" } else { "s" },
+                output.display(),
+                filled.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PdfCommand::Verify {
+            trust,
+            crl,
+            json,
+            input,
+        } => {
+            use congvan::pades::verify;
+            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+            let mut anchors = Vec::new();
+            for p in &trust {
+                anchors.extend(
+                    verify::read_certificates(&read(p)?)
+                        .map_err(|e| format!("{}: {e}", p.display()))?,
+                );
+            }
+            let mut crls = Vec::new();
+            for p in &crl {
+                crls.push(
+                    verify::read_crl(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?,
+                );
+            }
+            let pdf = read(&input)?;
+            let options = verify::VerifyOptions {
+                trust: anchors,
+                crls,
+                now: jiff::Timestamp::now(),
+            };
+            let report = verify::verify_pdf(&pdf, &options, &congvan::pdf::PdfLimits::default())
+                .map_err(|e| format!("{}: {e}", input.display()))?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", verify::render_text(&report));
+            }
+            Ok(if report.all_passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+/// Reads a PDF to be signed into a buffer with room for the signing
+/// revision after it, so appending it does not copy the file.
+fn read_with_room(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let failed = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut file = std::fs::File::open(path).map_err(failed)?;
+    let len = file.metadata().map_err(failed)?.len();
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0) + 64 * 1024);
+    file.read_to_end(&mut bytes).map_err(failed)?;
+    Ok(bytes)
 }
 
 /// Writes a signed PDF to OUT and says so.

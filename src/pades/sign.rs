@@ -59,6 +59,33 @@ pub fn begin(
     options: &SignOptions,
     limits: &PdfLimits,
 ) -> Result<Pending, SignPdfError> {
+    let (spec, signed_at) = spec_for(signer, options);
+    let prepared = writer::prepare(input, &spec, limits)?;
+    Ok(pending(prepared, signed_at))
+}
+
+/// [`begin`], writing the revision into `input`'s own buffer (see
+/// [`writer::prepare_owned`]).
+pub fn begin_owned(
+    input: Vec<u8>,
+    signer: &dyn Signer,
+    options: &SignOptions,
+    limits: &PdfLimits,
+) -> Result<Pending, SignPdfError> {
+    let (spec, signed_at) = spec_for(signer, options);
+    let prepared = writer::prepare_owned(input, &spec, limits)?;
+    Ok(pending(prepared, signed_at))
+}
+
+fn pending(prepared: writer::Prepared, signed_at: Timestamp) -> Pending {
+    Pending {
+        digest: prepared.digest(),
+        prepared,
+        signed_at,
+    }
+}
+
+fn spec_for(signer: &dyn Signer, options: &SignOptions) -> (SignatureSpec, Timestamp) {
     let signed_at = Timestamp::now();
     let spec = SignatureSpec {
         field: options.field.clone(),
@@ -69,12 +96,7 @@ pub fn begin(
         visible: options.visible.clone(),
         text_fields: options.text_fields.clone(),
     };
-    let prepared = writer::prepare(input, &spec, limits)?;
-    Ok(Pending {
-        digest: prepared.digest(),
-        prepared,
-        signed_at,
-    })
+    (spec, signed_at)
 }
 
 /// Puts `cms` into the pending revision and checks the written file —
@@ -116,6 +138,22 @@ pub fn sign_pdf(
     let cms = cms::sign_detached(&pending.digest, signer)
         .map_err(|e| SignPdfError::Unsupported(format!("signing failed: {e}")))?;
     complete(pending, &cms, Some(input))
+}
+
+/// [`sign_pdf`], building the signed file in `input`'s own buffer: a
+/// large file is held about once instead of three times. The original is
+/// not compared with the signed file's prefix afterwards (it is that
+/// prefix: the revision is only appended).
+pub fn sign_pdf_owned(
+    input: Vec<u8>,
+    signer: &dyn Signer,
+    options: &SignOptions,
+    limits: &PdfLimits,
+) -> Result<Signed, SignPdfError> {
+    let pending = begin_owned(input, signer, options, limits)?;
+    let cms = cms::sign_detached(&pending.digest, signer)
+        .map_err(|e| SignPdfError::Unsupported(format!("signing failed: {e}")))?;
+    complete(pending, &cms, None)
 }
 
 /// PAdES B-T: as [`sign_pdf`], with an RFC 3161 time-stamp token over the

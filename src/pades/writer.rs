@@ -310,14 +310,38 @@ pub fn prepare(
     spec: &SignatureSpec,
     limits: &PdfLimits,
 ) -> Result<Prepared, SignPdfError> {
+    let mut owned = Vec::with_capacity(input.len() + REVISION_ROOM);
+    owned.extend_from_slice(input);
+    prepare_owned(owned, spec, limits)
+}
+
+/// Room reserved after the input for a signing revision without a
+/// visible appearance (the signature dictionary, its /Contents, the field,
+/// the cross-reference section), so appending it rarely moves the file.
+const REVISION_ROOM: usize = 64 * 1024;
+
+/// [`prepare`], appending the revision to `input` itself: the signed file
+/// is built in the buffer that holds the original, and lopdf's reading of
+/// the original is dropped before the revision is appended, so a large
+/// file is held about once.
+pub fn prepare_owned(
+    input: Vec<u8>,
+    spec: &SignatureSpec,
+    limits: &PdfLimits,
+) -> Result<Prepared, SignPdfError> {
     if !input.starts_with(b"%PDF-") {
         return Err(SignPdfError::Unsupported(
             "it has data before its %PDF- header".into(),
         ));
     }
     // A file lopdf cannot read as is gets a repair revision first.
-    let (repaired, info, mut doc) = super::repair::open(input, limits)?;
-    let input: &[u8] = &repaired;
+    let (repaired, info, mut doc) = super::repair::open(&input, limits)?;
+    let repaired = match repaired {
+        std::borrow::Cow::Owned(bytes) => Some(bytes),
+        std::borrow::Cow::Borrowed(_) => None,
+    };
+    let base = repaired.unwrap_or(input);
+    let input: &[u8] = &base;
     newest_compressed_objects(&mut doc);
     if info.encrypted {
         return Err(SignPdfError::Unsupported(
@@ -525,7 +549,9 @@ pub fn prepare(
     sig.extend_from_slice(b">>");
     objects.put(sig_id, sig);
 
-    let appended = append_revision(input, &doc.trailer, prev_xref, xref_form, objects)?;
+    let trailer = doc.trailer.clone();
+    drop(doc);
+    let appended = append_revision_to(base, &trailer, prev_xref, xref_form, objects)?;
     let sig_offset = appended.body_offset(sig_id)?;
     let mut out = appended.bytes;
 
@@ -679,13 +705,24 @@ pub(crate) fn append_revision(
     xref_form: XrefForm,
     objects: NewObjects,
 ) -> Result<Appended, SignPdfError> {
+    let mut out = Vec::with_capacity(input.len() + objects.len_bytes() + 8192);
+    out.extend_from_slice(input);
+    append_revision_to(out, prev_trailer, prev_xref, xref_form, objects)
+}
+
+/// [`append_revision`], onto `out`, which holds the predecessor.
+pub(crate) fn append_revision_to(
+    mut out: Vec<u8>,
+    prev_trailer: &Dictionary,
+    prev_xref: usize,
+    xref_form: XrefForm,
+    objects: NewObjects,
+) -> Result<Appended, SignPdfError> {
+    out.reserve(objects.len_bytes() + 8192);
     let NewObjects {
         mut next_id,
         bodies,
     } = objects;
-    let mut out =
-        Vec::with_capacity(input.len() + bodies.values().map(Vec::len).sum::<usize>() + 8192);
-    out.extend_from_slice(input);
     if !out.ends_with(b"\n") {
         out.push(b'\n');
     }
@@ -958,11 +995,12 @@ impl Prepared {
                 reserved,
             });
         }
-        let mut hex = Vec::with_capacity(cms.len() * 2);
-        for byte in cms {
-            let _ = write!(HexOut(&mut hex), "{byte:02X}");
+        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+        let slots = self.bytes[a + 1..a + 1 + 2 * cms.len()].chunks_exact_mut(2);
+        for (slot, byte) in slots.zip(cms) {
+            slot[0] = DIGITS[usize::from(byte >> 4)];
+            slot[1] = DIGITS[usize::from(byte & 0xF)];
         }
-        self.bytes[a + 1..a + 1 + hex.len()].copy_from_slice(&hex);
         Ok(self.bytes)
     }
 }
