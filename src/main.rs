@@ -914,7 +914,8 @@ fn read_with_room(path: &std::path::Path) -> Result<Vec<u8>, String> {
     let failed = |e: std::io::Error| format!("{}: {e}", path.display());
     let mut file = std::fs::File::open(path).map_err(failed)?;
     let len = file.metadata().map_err(failed)?.len();
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0) + 64 * 1024);
+    let room = congvan::pades::writer::REVISION_ROOM;
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0) + room);
     file.read_to_end(&mut bytes).map_err(failed)?;
     Ok(bytes)
 }

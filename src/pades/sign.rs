@@ -140,10 +140,10 @@ pub fn sign_pdf(
     complete(pending, &cms, Some(input))
 }
 
-/// [`sign_pdf`], building the signed file in `input`'s own buffer: a
-/// large file is held about once instead of three times. The original is
-/// not compared with the signed file's prefix afterwards (it is that
-/// prefix: the revision is only appended).
+/// [`sign_pdf`], building the signed file in `input`'s own buffer instead
+/// of a copy (see [`writer::prepare_owned`]). The original is not compared
+/// with the signed file's prefix afterwards: it is that prefix, the
+/// revision is only appended to it.
 pub fn sign_pdf_owned(
     input: Vec<u8>,
     signer: &dyn Signer,

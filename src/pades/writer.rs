@@ -318,12 +318,13 @@ pub fn prepare(
 /// Room reserved after the input for a signing revision without a
 /// visible appearance (the signature dictionary, its /Contents, the field,
 /// the cross-reference section), so appending it rarely moves the file.
-const REVISION_ROOM: usize = 64 * 1024;
+pub const REVISION_ROOM: usize = 64 * 1024;
 
 /// [`prepare`], appending the revision to `input` itself: the signed file
-/// is built in the buffer that holds the original, and lopdf's reading of
-/// the original is dropped before the revision is appended, so a large
-/// file is held about once.
+/// is built in the buffer that holds the original (no second copy of it),
+/// and lopdf's reading of the original is dropped before the revision is
+/// appended. Give `input` spare capacity for the revision (about
+/// [`REVISION_ROOM`] without an appearance) or appending may move it.
 pub fn prepare_owned(
     input: Vec<u8>,
     spec: &SignatureSpec,
