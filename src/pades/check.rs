@@ -26,6 +26,9 @@ pub(crate) fn revision_reads_back(
 }
 
 fn check(pdf: &[u8], [_, a, b, _]: [usize; 4], form: XrefForm) -> Result<(), String> {
+    if a.saturating_add(2) > b || b > pdf.len() {
+        return Err("the /ByteRange gap is not inside the file".into());
+    }
     let (at, found) = last_xref(pdf).map_err(|e| e.to_string())?;
     if found != form {
         return Err("the new revision changed the cross-reference form".into());
