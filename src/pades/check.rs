@@ -37,12 +37,7 @@ fn check(pdf: &[u8], [_, a, b, _]: [usize; 4], form: XrefForm) -> Result<(), Str
     if at < b {
         return Err("the last cross-reference section is not the new revision's".into());
     }
-    let mut reader = Reader {
-        buffer: pdf,
-        document: Document::new(),
-        encryption_state: None,
-        raw_objects: BTreeMap::new(),
-    };
+    let mut reader = reader_of(pdf);
     let (entries, trailer) = match form {
         XrefForm::Table => {
             let (entries, trailer_at) =
@@ -107,12 +102,7 @@ fn check(pdf: &[u8], [_, a, b, _]: [usize; 4], form: XrefForm) -> Result<(), Str
             copy.extend_from_slice(b"<>");
             copy.resize(copy.len() + (b - a - 2), b' ');
             copy.extend_from_slice(&pdf[b..end]);
-            let mut alone = Reader {
-                buffer: &copy,
-                document: Document::new(),
-                encryption_state: None,
-                raw_objects: BTreeMap::new(),
-            };
+            let mut alone = reader_of(&copy);
             alone.document.reference_table.insert(
                 n,
                 XrefEntry::Normal {
@@ -160,6 +150,17 @@ fn check(pdf: &[u8], [_, a, b, _]: [usize; 4], form: XrefForm) -> Result<(), Str
         return Err(format!("object {n} {g} is listed before the new revision"));
     }
     Ok(())
+}
+
+/// A lopdf reader over `buffer` with an empty cross-reference table, for
+/// objects read one at a time at offsets the caller enters.
+fn reader_of(buffer: &[u8]) -> Reader<'_> {
+    Reader {
+        buffer,
+        document: Document::new(),
+        encryption_state: None,
+        raw_objects: BTreeMap::new(),
+    }
 }
 
 /// The signature dictionary (read with /Contents emptied): /ByteRange
