@@ -37,6 +37,10 @@ use std::io::Read;
 use lopdf::Document;
 
 use super::writer::{SignPdfError, XrefForm};
+use crate::pdf::lex::{
+    Dict, Kind, dict_at, find, is_regular, is_ws, keyword_at, skip_space, skip_ws, token,
+    value_span,
+};
 use crate::pdf::{PdfInfo, PdfLimits};
 
 /// How far (bytes, either way) from where `startxref` points a section may
@@ -606,50 +610,7 @@ fn names_in(value: &[u8]) -> Vec<&[u8]> {
 }
 
 // ---------------------------------------------------------------------------
-// A small lexer: enough to find headers, skip values and read a few entries
-// of a dictionary, in linear time and without recursion (the file has not
-// been checked yet).
-
-fn is_ws(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'\0')
-}
-
-fn is_regular(c: u8) -> bool {
-    !is_ws(c) && !b"()<>[]{}/%".contains(&c)
-}
-
-fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| from + p)
-}
-
-fn skip_ws(buf: &[u8], mut i: usize) -> usize {
-    while buf.get(i).copied().is_some_and(is_ws) {
-        i += 1;
-    }
-    i
-}
-
-/// Whitespace and comments.
-fn skip_space(buf: &[u8], mut i: usize) -> usize {
-    loop {
-        i = skip_ws(buf, i);
-        if buf.get(i) != Some(&b'%') {
-            return i;
-        }
-        while buf.get(i).is_some_and(|&c| c != b'\n' && c != b'\r') {
-            i += 1;
-        }
-    }
-}
-
-/// `word` at `i`, not followed by a regular byte.
-fn keyword_at(buf: &[u8], i: usize, word: &[u8]) -> bool {
-    buf.get(i..).is_some_and(|r| r.starts_with(word))
-        && !buf.get(i + word.len()).copied().is_some_and(is_regular)
-}
+// Object headers, read with the lexer of `crate::pdf::lex`.
 
 fn uint<T: std::str::FromStr>(buf: &[u8], i: usize) -> Option<(T, usize)> {
     let n = buf
@@ -703,167 +664,6 @@ fn header_start_before(buf: &[u8], k: usize) -> Option<usize> {
         return None;
     }
     Some(j)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// `<<` or `[`.
-    Open,
-    /// `>>` or `]`.
-    Close,
-    Str,
-    Name,
-    Word,
-    Other,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Token {
-    kind: Kind,
-    start: usize,
-    end: usize,
-}
-
-/// The token after whitespace and comments from `i`.
-fn token(buf: &[u8], i: usize) -> Option<Token> {
-    let start = skip_space(buf, i);
-    let c = *buf.get(start)?;
-    let next = buf.get(start + 1).copied();
-    let regular_run =
-        |from: usize| from + buf[from..].iter().take_while(|&&c| is_regular(c)).count();
-    let (kind, end) = match c {
-        b'<' if next == Some(b'<') => (Kind::Open, start + 2),
-        b'>' if next == Some(b'>') => (Kind::Close, start + 2),
-        b'[' => (Kind::Open, start + 1),
-        b']' => (Kind::Close, start + 1),
-        b'(' => {
-            let mut depth = 0usize;
-            let mut j = start;
-            let mut end = buf.len();
-            while j < buf.len() {
-                match buf[j] {
-                    b'\\' => j += 1,
-                    b'(' => depth += 1,
-                    b')' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            end = j + 1;
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            (Kind::Str, end)
-        }
-        b'<' => (
-            Kind::Str,
-            find(buf, start, b">").map_or(buf.len(), |e| e + 1),
-        ),
-        b'/' => (Kind::Name, regular_run(start + 1)),
-        c if is_regular(c) => (Kind::Word, regular_run(start)),
-        _ => (Kind::Other, start + 1),
-    };
-    Some(Token {
-        kind,
-        start,
-        end: end.min(buf.len()),
-    })
-}
-
-/// The span of the value that starts after whitespace from `i` (a whole
-/// array or dictionary, or `N G R`).
-fn value_span(buf: &[u8], i: usize) -> Option<(usize, usize)> {
-    let t = token(buf, i)?;
-    match t.kind {
-        Kind::Open => {
-            let mut depth = 1usize;
-            let mut j = t.end;
-            loop {
-                let u = token(buf, j)?;
-                match u.kind {
-                    Kind::Open => depth += 1,
-                    Kind::Close => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some((t.start, u.end));
-                        }
-                    }
-                    _ => {}
-                }
-                j = u.end;
-            }
-        }
-        Kind::Word => {
-            let digits = |t: &Token| buf[t.start..t.end].iter().all(u8::is_ascii_digit);
-            if digits(&t)
-                && let Some(g) = token(buf, t.end).filter(|g| g.kind == Kind::Word && digits(g))
-                && let Some(r) = token(buf, g.end).filter(|r| &buf[r.start..r.end] == b"R")
-            {
-                return Some((t.start, r.end));
-            }
-            Some((t.start, t.end))
-        }
-        Kind::Str | Kind::Name => Some((t.start, t.end)),
-        Kind::Close | Kind::Other => None,
-    }
-}
-
-/// A dictionary: its span and, for each entry, the spans of the key (after
-/// the `/`) and of the value.
-#[derive(Debug)]
-struct Dict {
-    start: usize,
-    end: usize,
-    entries: Vec<((usize, usize), (usize, usize))>,
-}
-
-/// The dictionary that starts after whitespace from `i`, if one does.
-fn dict_at(buf: &[u8], i: usize) -> Option<Dict> {
-    let open = token(buf, i)?;
-    if open.kind != Kind::Open || buf[open.start] != b'<' {
-        return None;
-    }
-    let mut entries = Vec::new();
-    let mut j = open.end;
-    loop {
-        let t = token(buf, j)?;
-        match t.kind {
-            Kind::Close if buf[t.start] == b'>' => {
-                return Some(Dict {
-                    start: open.start,
-                    end: t.end,
-                    entries,
-                });
-            }
-            Kind::Name => {
-                let value = value_span(buf, t.end)?;
-                entries.push(((t.start + 1, t.end), value));
-                j = value.1;
-            }
-            _ => return None,
-        }
-    }
-}
-
-impl Dict {
-    /// The raw text of the value of `key` (the last one, as lopdf keeps).
-    fn get<'a>(&self, buf: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|((k0, k1), _)| &buf[*k0..*k1] == key)
-            .map(|(_, (v0, v1))| &buf[*v0..*v1])
-    }
-
-    fn int(&self, buf: &[u8], key: &[u8]) -> Option<i64> {
-        std::str::from_utf8(self.get(buf, key)?).ok()?.parse().ok()
-    }
-
-    fn name<'a>(&self, buf: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-        self.get(buf, key)?.strip_prefix(b"/")
-    }
 }
 
 #[cfg(test)]

@@ -475,7 +475,7 @@ fn verify_one(
     let mut modified_why = String::new();
     j.report.modifications = match j.report.coverage {
         Coverage::EntireFile => Modifications::None,
-        Coverage::EntireRevision => match modifications(&bytes[..end], doc, limits) {
+        Coverage::EntireRevision => match modifications(&bytes[..end], bytes, doc, limits) {
             Ok((m, why)) => {
                 modified_why = why;
                 m
@@ -1262,8 +1262,11 @@ fn revocation(
 
 /// Compares the revision `signed` (the file up to the signature's end) with
 /// the whole file `now` and classifies the difference.
+/// What changed from the signed revision `signed` (a prefix of `bytes`)
+/// to `now`, the document read from `bytes`.
 fn modifications(
     signed: &[u8],
+    bytes: &[u8],
     now: &Document,
     limits: &PdfLimits,
 ) -> Result<(Modifications, String), String> {
@@ -1308,7 +1311,7 @@ fn modifications(
     for id in ids {
         let (before, after) = (old.objects.get(&id), now.objects.get(&id));
         match (before, after) {
-            (Some(b), Some(a)) if b == a => {}
+            (Some(b), Some(a)) if b == a || same_stream(b, (signed, &old), a, (bytes, now)) => {}
             (Some(b), None) => {
                 if !is_structural_stream(b) {
                     return Ok((
@@ -1360,6 +1363,28 @@ fn modifications(
         }
     }
     Ok((level, String::new()))
+}
+
+/// Two streams with the same dictionary and data, each read by
+/// [`crate::pdf::open`] from the bytes given with its document (which may
+/// leave a stream's data in the file).
+fn same_stream(
+    before: &Object,
+    (signed, old): (&[u8], &Document),
+    after: &Object,
+    (bytes, now): (&[u8], &Document),
+) -> bool {
+    let (Object::Stream(b), Object::Stream(a)) = (before, after) else {
+        return false;
+    };
+    b.dict == a.dict
+        && matches!(
+            (
+                crate::pdf::stream_data(signed, old, b),
+                crate::pdf::stream_data(bytes, now, a),
+            ),
+            (Some(x), Some(y)) if x == y
+        )
 }
 
 /// Cross-reference streams and object streams: containers, judged by what
@@ -1695,7 +1720,7 @@ mod tests {
 
     fn classify(signed: &[u8], now: &[u8]) -> Modifications {
         let doc = Document::load_mem(now).expect("read");
-        modifications(signed, &doc, &PdfLimits::default())
+        modifications(signed, now, &doc, &PdfLimits::default())
             .expect("classified")
             .0
     }
@@ -1715,6 +1740,59 @@ mod tests {
         crate::pades::writer::append_revision(signed, &doc.trailer, prev, form, objects)
             .expect("append")
             .bytes
+    }
+
+    /// A page's content stream written again in a later revision: with the
+    /// same dictionary and data it is no change, with other data it is;
+    /// whether the documents hold the data or leave it in the file.
+    #[test]
+    fn verify_a_stream_written_again_is_judged_by_its_data() {
+        let signed = signed_with_fields();
+        let doc = Document::load_mem(&signed).expect("read");
+        let page = *doc.get_pages().get(&1).expect("page 1");
+        let contents = doc
+            .get_object(page)
+            .and_then(Object::as_dict)
+            .and_then(|d| d.get(b"Contents"))
+            .and_then(Object::as_reference)
+            .expect("contents");
+        let stream = doc
+            .get_object(contents)
+            .and_then(Object::as_stream)
+            .expect("stream");
+        let rewrite = |data: &[u8]| {
+            let mut dict = stream.dict.clone();
+            dict.set("Length", data.len() as i64);
+            let mut body = Vec::new();
+            crate::pades::writer::write_object(&mut body, &Object::Dictionary(dict)).expect("dict");
+            body.extend_from_slice(b"\nstream\n");
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\nendstream");
+            let mut objects = crate::pades::writer::NewObjects::new(&doc);
+            objects.put(contents, body);
+            let (prev, form) = crate::pades::writer::last_xref(&signed).expect("xref");
+            crate::pades::writer::append_revision(&signed, &doc.trailer, prev, form, objects)
+                .expect("append")
+                .bytes
+        };
+        let lazily = |now: &[u8]| {
+            let (_, doc) = crate::pdf::open(now, &PdfLimits::default()).expect("open");
+            let lazy = doc.objects.values().any(|o| {
+                matches!(o, Object::Stream(s) if s.content.is_empty() && s.start_position.is_some())
+            });
+            assert!(lazy, "some stream's data is left in the file");
+            modifications(&signed, now, &doc, &PdfLimits::default())
+                .expect("classified")
+                .0
+        };
+        let same = rewrite(&stream.content);
+        let mut other_data = stream.content.clone();
+        other_data.extend_from_slice(b" 0 0 m");
+        let other = rewrite(&other_data);
+        assert_eq!(classify(&signed, &same), Modifications::None);
+        assert_eq!(lazily(&same), Modifications::None);
+        assert_eq!(classify(&signed, &other), Modifications::Other);
+        assert_eq!(lazily(&other), Modifications::Other);
     }
 
     fn field_id(bytes: &[u8], name: &str) -> ObjectId {

@@ -27,7 +27,12 @@
 //!    corrected first (unencrypted files): of an object some entry sent
 //!    lopdf to under another number, the copy furthest into the file is
 //!    kept, and objects of an object stream that start with a comment are
-//!    parsed after it.
+//!    parsed after it. In an unencrypted file, lopdf is given a copy in
+//!    which the data of large ordinary streams is left out (zero pages that
+//!    are never touched), so the document does not hold the file a second
+//!    time; those streams come back with empty `content` and their data's
+//!    place in `start_position` ([`stream_data`] reads it), and the result
+//!    is checked to be lopdf's reading of the file but for that content.
 //!
 //! Steps 2 onwards run on a thread with a large stack, and every call into
 //! lopdf runs inside `catch_unwind`. The checks emulate what lopdf 0.38 does
@@ -118,6 +123,36 @@ pub fn open(bytes: &[u8], limits: &PdfLimits) -> Result<(PdfInfo, Document), Pdf
     })
 }
 
+/// The bytes from the `%PDF-` header on (all of `bytes` when there is none
+/// in the first 1024 bytes): the offsets in [`open`]'s document, and the
+/// `start_position` of its streams, are relative to them.
+pub fn body(bytes: &[u8]) -> &[u8] {
+    let start = find_subslice(&bytes[..bytes.len().min(HEADER_WINDOW)], b"%PDF-").unwrap_or(0);
+    &bytes[start..]
+}
+
+/// The data of `stream`, a stream of the document [`open`] read from
+/// `bytes`: its `content`, or for a stream read without its data (see
+/// [`Blank`]), the bytes of the file it stands for. `None` when its length
+/// cannot be known.
+pub fn stream_data<'a>(
+    bytes: &'a [u8],
+    document: &Document,
+    stream: &'a Stream,
+) -> Option<&'a [u8]> {
+    let Some(start) = stream.start_position.filter(|_| stream.content.is_empty()) else {
+        return Some(&stream.content);
+    };
+    let length = stream
+        .dict
+        .get(b"Length")
+        .and_then(|l| document.dereference(l))
+        .and_then(|(_, l)| l.as_i64())
+        .ok()
+        .and_then(|l| usize::try_from(l).ok())?;
+    body(bytes).get(start..start.checked_add(length)?)
+}
+
 /// Steps 2 to 6 of the module documentation, on the bytes from `%PDF-` on.
 fn inspect_pdf(buf: &[u8], limits: &PdfLimits) -> Result<(PdfInfo, Document), PdfError> {
     let mut budget = Budget::new(limits.max_decompressed, buf.len());
@@ -132,7 +167,12 @@ fn inspect_pdf(buf: &[u8], limits: &PdfLimits) -> Result<(PdfInfo, Document), Pd
     if marks.encrypt && !xref.containers.is_empty() {
         check_encrypted_containers(buf, &xref, &mut budget)?;
     }
-    load(buf)
+    let blanks = if marks.encrypt {
+        Vec::new()
+    } else {
+        plan_blanks(buf, &marks, &xref)
+    };
+    load(buf, &blanks)
 }
 
 // ---------------------------------------------------------------------------
@@ -1993,7 +2033,7 @@ fn parse_trailer(buf: &[u8], pos: usize) -> Result<Option<Dictionary>, PdfError>
 // ---------------------------------------------------------------------------
 // Step 6: lopdf
 
-fn load(buf: &[u8]) -> Result<(PdfInfo, Document), PdfError> {
+fn load(buf: &[u8], blanks: &[Blank]) -> Result<(PdfInfo, Document), PdfError> {
     struct Loaded {
         document: Document,
         version: String,
@@ -2003,12 +2043,9 @@ fn load(buf: &[u8]) -> Result<(PdfInfo, Document), PdfError> {
         signature_dict: bool,
     }
     let loaded = guarded(|| {
-        Document::load_mem(buf).map(|mut document| {
-            if document.trailer.get(b"Encrypt").is_err() {
-                newest_copies_of_misread_objects(buf, &mut document);
-                objects_after_comments(&mut document);
-            }
-            Loaded {
+        read_without_stream_data(buf, blanks)
+            .map_or_else(|| read_whole(buf), Ok)
+            .map(|document| Loaded {
                 version: document.version.trim().to_owned(),
                 encrypted: document.trailer.get(b"Encrypt").is_ok(),
                 decrypted: document.encryption_state.is_some(),
@@ -2019,8 +2056,7 @@ fn load(buf: &[u8]) -> Result<(PdfInfo, Document), PdfError> {
                     _ => false,
                 }),
                 document,
-            }
-        })
+            })
     })?
     .map_err(PdfError::damaged)?;
     if loaded.pages == 0 {
@@ -2041,6 +2077,357 @@ fn load(buf: &[u8]) -> Result<(PdfInfo, Document), PdfError> {
     Ok((info, loaded.document))
 }
 
+/// lopdf's reading of `buf`, with the corrections of
+/// [`newest_copies_of_misread_objects`] and [`objects_after_comments`]
+/// (unencrypted files).
+fn read_whole(buf: &[u8]) -> lopdf::Result<Document> {
+    Document::load_mem(buf).map(|mut document| {
+        if document.trailer.get(b"Encrypt").is_err() {
+            newest_copies_of_misread_objects(buf, &mut document, &BTreeSet::new());
+            objects_after_comments(&mut document);
+        }
+        document
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Step 6, without copying stream data
+
+/// Longest stream dictionary looked at (from the end of its object header).
+const DICT_WINDOW: usize = 64 * 1024;
+/// Data in the last bytes of the file is always read: lopdf looks for
+/// `startxref` and `%%EOF` there.
+const TAIL: usize = 1024;
+
+/// lopdf copies the data of every stream it reads into the document, so a
+/// whole-file read holds the file twice. Callers of [`open`] need the data
+/// of object streams and cross-reference streams only (lopdf reads those
+/// while loading); for the other streams an object and where its data is
+/// are enough. A stream whose data is left out this way:
+///
+/// - reads back from [`open`] as a [`Stream`] with empty `content` and
+///   `start_position` = where its data starts in the file (relative to the
+///   `%PDF-` header), its dictionary exactly as lopdf reads it;
+/// - has a `/Length` written as a number or as a reference;
+/// - is read by lopdf, everything else equal, as a stream of exactly that
+///   dictionary and data (checked after loading, else the whole file is
+///   read again the usual way).
+#[derive(Debug, Clone)]
+struct Blank {
+    /// Where the object's header starts, and its number.
+    origin: usize,
+    id: ObjectId,
+    /// Where the text of the `/Length` value is.
+    length_text: (usize, usize),
+    length: BlankLength,
+    /// Where the data starts, and where the bytes left out end (the data's
+    /// end, or for an indirect length the next `endstream`).
+    data: usize,
+    left_out_end: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum BlankLength {
+    Direct(usize),
+    Indirect(ObjectId),
+}
+
+/// `endstream` at `end`, after an optional end of line: what lopdf wants
+/// after the data of a stream.
+fn endstream_at(buf: &[u8], end: usize) -> bool {
+    let rest = buf.get(end..).unwrap_or_default();
+    let rest = rest
+        .strip_prefix(b"\r\n")
+        .or_else(|| rest.strip_prefix(b"\n"))
+        .or_else(|| rest.strip_prefix(b"\r"))
+        .unwrap_or(rest);
+    rest.starts_with(b"endstream")
+}
+
+/// The streams whose data [`read_without_stream_data`] leaves out.
+///
+/// Every place lopdf may start reading at is known (the offsets the
+/// cross-reference entries give, the sections, the trailers, the header and
+/// the end of the file), and lopdf reads forward from each. A stream is
+/// left out only when nothing read from an earlier place can reach it
+/// (the extent of each read is bounded from above with [`read_extent`]) and
+/// no place lies inside it, so that only its own reading sees the bytes
+/// that change: its /Length value and its data. Object streams,
+/// cross-reference streams and streams whose /Length is neither a number
+/// nor a reference keep their data. The work is bounded by a budget of a
+/// few times the file's size; when it runs out, the streams after are read
+/// whole.
+fn plan_blanks(buf: &[u8], marks: &Marks, xref: &CrossReferences) -> Vec<Blank> {
+    let origins: BTreeSet<usize> = xref.entries.iter().map(|&(_, _, o)| o).collect();
+    let trailers: BTreeSet<usize> = xref.trailers.iter().copied().collect();
+    let mut starts: Vec<usize> = origins.iter().copied().collect();
+    starts.extend(marks.xref_offsets.iter().copied());
+    starts.extend(trailers.iter().copied());
+    starts.retain(|&p| p < buf.len());
+    starts.sort_unstable();
+    starts.dedup();
+    let tail = buf.len().saturating_sub(TAIL);
+    let mut budget = buf.len().saturating_mul(4).saturating_add(1 << 20);
+    // How far the reads from the places so far may go: lopdf reads the
+    // header line and the comment lines after it first.
+    let mut reach = header_extent(buf);
+    let mut last_search = None;
+    let mut blanks = Vec::new();
+    for (i, &p) in starts.iter().enumerate() {
+        if reach >= buf.len() {
+            break;
+        }
+        let next = starts.get(i + 1).copied().unwrap_or(buf.len());
+        let stream = if origins.contains(&p) && !marks.xref_offsets.contains(&p) {
+            planned_stream(buf, p, tail, &mut last_search, &mut budget)
+        } else {
+            None
+        };
+        match stream {
+            Some(blank) if reach <= p && next >= blank.left_out_end => {
+                reach = blank.left_out_end;
+                blanks.push(blank);
+            }
+            _ => {
+                let Some(end) = read_extent(buf, p, trailers.contains(&p), &mut budget) else {
+                    break;
+                };
+                reach = reach.max(end);
+            }
+        }
+    }
+    blanks
+}
+
+/// The end of the header line and of the comment lines right after it
+/// (lopdf's `header` and `binary_mark`).
+fn header_extent(buf: &[u8]) -> usize {
+    let mut i = buf
+        .iter()
+        .position(|&c| c == b'\r' || c == b'\n')
+        .map_or(buf.len(), |p| p + 1);
+    while buf.get(i) == Some(&b'%') {
+        i = end_of_comment(buf, i);
+    }
+    // A "\r\n" after the first line.
+    (i + 1).min(buf.len())
+}
+
+/// The stream whose header starts at `origin`, planned as a [`Blank`], if
+/// it can be one. The bytes left out stop before `tail`.
+fn planned_stream(
+    buf: &[u8],
+    origin: usize,
+    tail: usize,
+    last_search: &mut Option<(usize, Option<usize>)>,
+    budget: &mut usize,
+) -> Option<Blank> {
+    let (Some((id, after_header)), _) = header_at(buf, origin) else {
+        return None;
+    };
+    let window = &buf[..buf.len().min(after_header + DICT_WINDOW)];
+    let dict = super::lex::dict_at(window, after_header);
+    *budget = budget.checked_sub(dict.as_ref().map_or(window.len(), |d| d.end) - after_header)?;
+    let dict = dict?;
+    if matches!(dict.name(buf, b"Type"), Some(b"ObjStm" | b"XRef")) {
+        return None;
+    }
+    let keyword = skip_space(buf, dict.end);
+    if !buf[keyword..].starts_with(b"stream") {
+        return None;
+    }
+    let data = stream_data_start(buf, keyword + b"stream".len())?;
+    let length_text = dict.span(buf, b"Length")?;
+    let text = &buf[length_text.0..length_text.1];
+    let (length, end) = if text.iter().all(u8::is_ascii_digit) {
+        let n: usize = std::str::from_utf8(text).ok()?.parse().ok()?;
+        let end = data.checked_add(n).filter(|&e| endstream_at(buf, e))?;
+        (BlankLength::Direct(n), end)
+    } else {
+        let reference = read_reference(text)?;
+        // Origins come in order, so each search goes on from the last.
+        let found = match *last_search {
+            Some((from, found)) if from <= data && found.is_none_or(|f| f >= data) => found,
+            _ => super::lex::find(buf, data, b"endstream"),
+        };
+        *last_search = Some((data, found));
+        (BlankLength::Indirect(reference), found?)
+    };
+    Some(Blank {
+        origin,
+        id,
+        length_text,
+        length,
+        data,
+        left_out_end: end.min(tail).max(data),
+    })
+}
+
+/// How far (at most) what lopdf reads from `p` depends on the bytes there:
+/// a cross-reference table and its trailer, a trailer dictionary (`p`
+/// after its `trailer` keyword), or an object with a stream's data. `None`
+/// when that cannot be bounded (or the budget runs out).
+fn read_extent(buf: &[u8], p: usize, trailer: bool, budget: &mut usize) -> Option<usize> {
+    let window = &buf[..buf.len().min(p.saturating_add(DICT_WINDOW))];
+    let charge = |budget: &mut usize, end: Option<usize>| -> Option<usize> {
+        *budget = budget.checked_sub(end.unwrap_or(window.len()).saturating_sub(p))?;
+        end
+    };
+    if trailer {
+        let end = super::lex::dict_at(window, p).map(|d| d.end);
+        return charge(budget, end);
+    }
+    if buf[p..].starts_with(b"xref") {
+        let at = read_xref_table(buf, p, &mut Vec::new())?;
+        let end = super::lex::dict_at(&buf[..buf.len().min(at + DICT_WINDOW)], at).map(|d| d.end);
+        return charge(budget, end);
+    }
+    let (header, read) = header_at(buf, p);
+    let Some((_, after_header)) = header else {
+        return Some(p + read);
+    };
+    let (start, end) = charge(
+        budget,
+        super::lex::value_span(window, after_header).map(|v| v.1),
+    )
+    .map(|end| (skip_space(buf, after_header), end))?;
+    let keyword = skip_space(buf, end);
+    if buf[start] != b'<' || !buf[keyword..].starts_with(b"stream") {
+        return Some(end);
+    }
+    let Some(data) = stream_data_start(buf, keyword + b"stream".len()) else {
+        return Some(keyword + b"stream".len() + 2);
+    };
+    // A stream's data, with the end of line and `endstream` after it.
+    let dict = super::lex::dict_at(window, after_header)?;
+    let n: usize = std::str::from_utf8(dict.get(buf, b"Length")?)
+        .ok()?
+        .parse()
+        .ok()?;
+    data.checked_add(n)?.checked_add(b"\r\nendstream".len())
+}
+
+/// `N G R` as the lexer delimits it.
+fn read_reference(text: &[u8]) -> Option<ObjectId> {
+    let mut words = text
+        .split(|&c| super::lex::is_ws(c))
+        .filter(|w| !w.is_empty());
+    let num = std::str::from_utf8(words.next()?).ok()?.parse().ok()?;
+    let generation = std::str::from_utf8(words.next()?).ok()?.parse().ok()?;
+    (words.next()? == b"R" && words.next().is_none()).then_some((num, generation))
+}
+
+/// lopdf's reading of `buf` without the data of the [`Blank`] streams, or
+/// `None` when that is not certain to equal [`read_whole`] but for those
+/// streams' content (then the caller reads the whole file).
+///
+/// lopdf reads a copy of the file of the same length in which the data is
+/// zero (a fresh zeroed allocation: untouched pages cost no memory) and
+/// each such stream's /Length is an empty name, which lopdf cannot take as
+/// a length, so it records where the data starts and copies nothing. Afterwards each
+/// stream gets its /Length back, and what lopdf would have read from the
+/// real file is checked: the length (resolved as lopdf does, for a
+/// reference) followed by `endstream`.
+fn read_without_stream_data(buf: &[u8], blanks: &[Blank]) -> Option<Document> {
+    if blanks.is_empty() {
+        return None;
+    }
+    let mut skeleton = vec![0u8; buf.len()];
+    let mut from = 0;
+    for blank in blanks {
+        skeleton[from..blank.data].copy_from_slice(&buf[from..blank.data]);
+        let (a, b) = blank.length_text;
+        skeleton[a..b].fill(b' ');
+        skeleton[a] = b'/';
+        if blank.left_out_end > blank.data {
+            // lopdf skips whitespace after the object, and zero is
+            // whitespace to it: stop it at once.
+            skeleton[blank.data] = b'x';
+        }
+        from = blank.left_out_end;
+    }
+    skeleton[from..].copy_from_slice(&buf[from..]);
+    // Each such object, read alone from the copy, must be a stream whose
+    // data starts where planned, of no type lopdf needs the data of.
+    for blank in blanks {
+        match parse_object(&skeleton, &[(blank.id, blank.origin)], blank.id) {
+            Ok(Some(Object::Stream(stream)))
+                if stream.start_position == Some(blank.data)
+                    && stream.content.is_empty()
+                    && stream.dict.get(b"Length").ok() == Some(&Object::Name(Vec::new()))
+                    && !stream.dict.has_type(b"ObjStm")
+                    && !stream.dict.has_type(b"XRef") => {}
+            _ => return None,
+        }
+    }
+    let mut document = Document::load_mem(&skeleton).ok()?;
+    if document.trailer.get(b"Encrypt").is_ok() {
+        return None;
+    }
+    let data_starts: BTreeSet<usize> = blanks.iter().map(|b| b.data).collect();
+    newest_copies_of_misread_objects(&skeleton, &mut document, &data_starts);
+    objects_after_comments(&mut document);
+    drop(skeleton);
+    restore_lengths(buf, &mut document, blanks).then_some(document)
+}
+
+/// Gives each stream read without its data its /Length back (as lopdf
+/// does: the number of bytes, even where the file has a reference),
+/// checking that lopdf would have found `endstream` after that many bytes
+/// in `buf`.
+fn restore_lengths(buf: &[u8], document: &mut Document, blanks: &[Blank]) -> bool {
+    let by_data: BTreeMap<usize, &Blank> = blanks.iter().map(|b| (b.data, b)).collect();
+    let mut table = Document::new();
+    table.reference_table = document.reference_table.clone();
+    let reader = Reader {
+        buffer: buf,
+        document: table,
+        encryption_state: None,
+        raw_objects: BTreeMap::new(),
+    };
+    for object in document.objects.values_mut() {
+        let Object::Stream(stream) = object else {
+            continue;
+        };
+        let Some(blank) = stream.start_position.and_then(|p| by_data.get(&p)) else {
+            continue;
+        };
+        if !stream.content.is_empty()
+            || stream.dict.get(b"Length").ok() != Some(&Object::Name(Vec::new()))
+        {
+            return false;
+        }
+        let length = match blank.length {
+            BlankLength::Direct(n) => n,
+            BlankLength::Indirect(id) => {
+                let resolved = reader
+                    .get_object(id, &mut HashSet::new())
+                    .ok()
+                    .and_then(|o| o.as_i64().ok())
+                    .and_then(|n| usize::try_from(n).ok());
+                let Some(n) = resolved else {
+                    return false;
+                };
+                n
+            }
+        };
+        let Some(end) = blank.data.checked_add(length) else {
+            return false;
+        };
+        // The bytes left out must all be data (or the end of line before
+        // `endstream`).
+        if !endstream_at(buf, end) || blank.left_out_end > end + 2 {
+            return false;
+        }
+        // lopdf writes the length it read into the dictionary.
+        let Ok(value) = i64::try_from(length) else {
+            return false;
+        };
+        stream.dict.set("Length", value);
+    }
+    true
+}
+
 /// lopdf files each object it reads under the number in the header it finds
 /// there, not under the entry that sent it there, and where two entries lead
 /// to copies of one object, the entry with the higher number wins. So an
@@ -2053,7 +2440,11 @@ fn load(buf: &[u8]) -> Result<(PdfInfo, Document), PdfError> {
 /// lopdf merges in the wrong order, that is the copy lopdf kept). Every
 /// offset read here is one lopdf parsed while loading, so the checks before
 /// loading cover it.
-fn newest_copies_of_misread_objects(buf: &[u8], document: &mut Document) {
+fn newest_copies_of_misread_objects(
+    buf: &[u8],
+    document: &mut Document,
+    blanked: &BTreeSet<usize>,
+) {
     let mut copies: BTreeMap<ObjectId, usize> = BTreeMap::new();
     let mut misread = BTreeSet::new();
     for (&num, entry) in &document.reference_table.entries {
@@ -2091,8 +2482,11 @@ fn newest_copies_of_misread_objects(buf: &[u8], document: &mut Document) {
         );
         match reader.get_object(id, &mut HashSet::new()) {
             // A stream whose data lopdf found only after loading everything
-            // (an indirect /Length it could not resolve yet) is left as is.
-            Ok(Object::Stream(s)) if s.content.is_empty() && s.start_position.is_some() => {}
+            // (an indirect /Length it could not resolve yet) is left as is;
+            // not one whose data was left out of `buf` on purpose.
+            Ok(Object::Stream(s))
+                if s.content.is_empty()
+                    && s.start_position.is_some_and(|p| !blanked.contains(&p)) => {}
             Ok(object) => {
                 document.objects.insert(id, object);
             }
@@ -3135,6 +3529,163 @@ mod tests {
         assert_eq!((info.pages, info.encrypted), (2, true));
     }
 
+    // --- reading without stream data ------------------------------------
+
+    /// lopdf's own reading of `bytes` (with the intake's corrections).
+    fn read_whole_of(bytes: &[u8]) -> Document {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .stack_size(READER_STACK)
+                .spawn_scoped(scope, || read_whole(body(bytes)).expect("lopdf reads it"))
+                .expect("thread")
+                .join()
+                .expect("lopdf does not panic")
+        })
+    }
+
+    /// `lazy`, read by [`open`] from `bytes`, is lopdf's reading `whole`
+    /// but for the content of the streams read without their data, which
+    /// [`stream_data`] gives back. Returns how many streams those are.
+    fn assert_same_but_data(name: &str, bytes: &[u8], lazy: &Document, whole: &Document) -> usize {
+        assert_eq!(lazy.trailer, whole.trailer, "{name}: trailer");
+        assert_eq!(
+            lazy.objects.keys().collect::<Vec<_>>(),
+            whole.objects.keys().collect::<Vec<_>>(),
+            "{name}: object numbers"
+        );
+        let mut left_out = 0;
+        for (id, expected) in &whole.objects {
+            let got = &lazy.objects[id];
+            if let (Object::Stream(l), Object::Stream(w)) = (got, expected)
+                && got != expected
+            {
+                assert!(
+                    l.content.is_empty() && l.start_position.is_some(),
+                    "{name}: {id:?}"
+                );
+                assert_eq!(l.dict, w.dict, "{name}: dictionary of {id:?}");
+                let data = stream_data(bytes, lazy, l).expect("the data is found");
+                assert!(data == w.content.as_slice(), "{name}: data of {id:?}");
+                left_out += 1;
+            } else {
+                assert_eq!(got, expected, "{name}: {id:?}");
+            }
+        }
+        left_out
+    }
+
+    /// A PDF 1.7 of `objects` (the text after the header) with a table
+    /// listing each of `ids` at the first `\n{id} 0 obj` in it.
+    fn with_table(objects: &[u8], ids: std::ops::RangeInclusive<u32>) -> Vec<u8> {
+        let mut out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+        out.extend_from_slice(objects);
+        let xref = out.len();
+        out.extend_from_slice(
+            format!("xref\n0 {}\n0000000000 65535 f \n", ids.end() + 1).as_bytes(),
+        );
+        for id in ids.clone() {
+            let header = format!("\n{id} 0 obj");
+            let at = find_subslice(&out, header.as_bytes()).expect("header") + 1;
+            out.extend_from_slice(format!("{at:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+                ids.end() + 1
+            )
+            .as_bytes(),
+        );
+        out
+    }
+
+    /// Bytes that look like PDF syntax inside stream data: whitespace,
+    /// delimiters, keywords.
+    fn noisy_data(n: usize) -> Vec<u8> {
+        let pattern = b" endobj\r\n<< >> ( ] % endstream0 0 R\x00\xff/Name ";
+        pattern.iter().copied().cycle().take(n).collect()
+    }
+
+    fn open_default(bytes: &[u8]) -> Document {
+        open(bytes, &PdfLimits::default()).expect("accepted").1
+    }
+
+    #[test]
+    fn streams_are_read_without_their_data_and_give_it_back() {
+        let big = noisy_data(200_000);
+        let mut objects = b"\n".to_vec();
+        for (i, body) in page_objects(1).iter().enumerate() {
+            objects.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+            objects.extend_from_slice(body);
+            objects.extend_from_slice(b"\nendobj\n");
+        }
+        // 4: direct length; 5: indirect length (6); 7: a tiny stream.
+        objects.extend_from_slice(b"4 0 obj\n");
+        objects.extend_from_slice(&stream_body("/Subtype /Image", &big));
+        objects.extend_from_slice(b"\nendobj\n5 0 obj\n<< /Length 6 0 R >>\r\nstream\r\n");
+        objects.extend_from_slice(&big[..1000]);
+        objects.extend_from_slice(b"\r\nendstream\nendobj\n6 0 obj\n1000\nendobj\n");
+        objects.extend_from_slice(b"7 0 obj\n<</Length 2>>stream\nq\n\nendstream\nendobj\n");
+        let bytes = with_table(&objects, 1..=7);
+        let lazy = open_default(&bytes);
+        let whole = read_whole_of(&bytes);
+        assert_eq!(
+            assert_same_but_data("three streams", &bytes, &lazy, &whole),
+            3
+        );
+        // Junk before the header: positions stay relative to `%PDF-`.
+        let mut shifted = b"junk\n".to_vec();
+        shifted.extend_from_slice(&bytes);
+        let lazy = open_default(&shifted);
+        assert_eq!(assert_same_but_data("shifted", &shifted, &lazy, &whole), 3);
+    }
+
+    #[test]
+    fn streams_other_reads_may_reach_keep_their_data() {
+        let page_text = |objects: &mut Vec<u8>| {
+            objects.extend_from_slice(b"\n");
+            for (i, body) in page_objects(1).iter().enumerate() {
+                objects.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+                objects.extend_from_slice(body);
+                objects.extend_from_slice(b"\nendobj\n");
+            }
+        };
+        // An entry points inside the data of stream 4.
+        let mut inside = Vec::new();
+        page_text(&mut inside);
+        let mut data = noisy_data(50_000);
+        data.extend_from_slice(b"\n5 0 obj\n42\nendobj\n");
+        data.extend_from_slice(&noisy_data(50_000));
+        inside.extend_from_slice(b"4 0 obj\n");
+        inside.extend_from_slice(&stream_body("", &data));
+        inside.extend_from_slice(b"\nendobj\n");
+        // A string (object 4) runs over all of stream 5.
+        let mut string = Vec::new();
+        page_text(&mut string);
+        string.extend_from_slice(b"4 0 obj\n(runs on\n5 0 obj\n");
+        string.extend_from_slice(&stream_body("", &noisy_data(50_000).repeat(1)));
+        string.extend_from_slice(b"\nendobj\n)\nendobj\n");
+        // A /Length the lexer and lopdf read differently.
+        let mut odd = Vec::new();
+        page_text(&mut odd);
+        odd.extend_from_slice(b"4 0 obj\n<< /Length 5 0 Rfoo >>\nstream\n");
+        odd.extend_from_slice(&noisy_data(20_000));
+        odd.extend_from_slice(b"\nendstream\nendobj\n5 0 obj\n20000\nendobj\n");
+        for (name, objects, ids, expected) in [
+            ("entry inside", inside, 1..=5, 0),
+            ("string over", string, 1..=5, 0),
+            ("odd length", odd, 1..=5, 0),
+        ] {
+            let bytes = with_table(&objects, ids);
+            let lazy = open_default(&bytes);
+            let whole = read_whole_of(&bytes);
+            assert_eq!(
+                assert_same_but_data(name, &bytes, &lazy, &whole),
+                expected,
+                "{name}"
+            );
+        }
+    }
+
     // --- the shared corpus ---------------------------------------------
 
     #[test]
@@ -3203,5 +3754,48 @@ mod tests {
         }
         eprintln!("has_signatures disagrees with the manifest for: {signature_disagreements:?}");
         assert!(!names.is_empty());
+    }
+
+    /// On every corpus file [`open`] accepts, its document is lopdf's own
+    /// reading but for the data it left in the file.
+    #[test]
+    fn corpus_documents_are_lopdfs_reading_but_for_stream_data() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pdf");
+        if !dir.is_dir() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the corpus is required in CI"
+            );
+            eprintln!("SKIPPED corpus test: {} does not exist", dir.display());
+            return;
+        }
+        let (mut files, mut with_left_out, mut left_out) = (0, 0, 0);
+        for entry in std::fs::read_dir(&dir).expect("read corpus") {
+            let path = entry.expect("entry").path();
+            let bytes = std::fs::read(&path).expect("read");
+            let Ok((info, lazy)) = open(&bytes, &PdfLimits::default()) else {
+                continue;
+            };
+            if info.encrypted {
+                continue;
+            }
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            let whole = read_whole_of(&bytes);
+            let n = assert_same_but_data(&name, &bytes, &lazy, &whole);
+            files += 1;
+            with_left_out += usize::from(n > 0);
+            left_out += n;
+        }
+        eprintln!(
+            "{files} files read, {with_left_out} with stream data left out ({left_out} streams)"
+        );
+        assert!(
+            with_left_out * 2 > files,
+            "most files have ordinary streams"
+        );
     }
 }

@@ -21,9 +21,10 @@
 //! `catch_unwind`, so that a panic in it becomes [`PdfError::Broken`].
 
 mod intake;
+pub(crate) mod lex;
 pub mod sample;
 
-pub use intake::{inspect, open};
+pub use intake::{body, inspect, open, stream_data};
 
 /// Default for [`PdfLimits::max_bytes`]: 100 MiB.
 pub const DEFAULT_MAX_BYTES: usize = 100 * 1024 * 1024;
