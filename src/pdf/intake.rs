@@ -2199,18 +2199,26 @@ fn plan_blanks(buf: &[u8], marks: &Marks, xref: &CrossReferences) -> Vec<Blank> 
     blanks
 }
 
-/// The end of the header line and of the comment lines right after it
-/// (lopdf's `header` and `binary_mark`).
+/// How far lopdf reads at the start of the file: the header line and the
+/// comment lines right after it (`header`), and the comment lines after
+/// the first `\n` (`binary_mark`).
 fn header_extent(buf: &[u8]) -> usize {
-    let mut i = buf
+    let comments_from = |mut i: usize| {
+        while buf.get(i) == Some(&b'%') {
+            i = end_of_comment(buf, i);
+        }
+        i
+    };
+    let header = match buf.iter().position(|&c| c == b'\r' || c == b'\n') {
+        Some(q) if buf.get(q..q + 2) == Some(b"\r\n") => q + 2,
+        Some(q) => q + 1,
+        None => buf.len(),
+    };
+    let mark = buf
         .iter()
-        .position(|&c| c == b'\r' || c == b'\n')
-        .map_or(buf.len(), |p| p + 1);
-    while buf.get(i) == Some(&b'%') {
-        i = end_of_comment(buf, i);
-    }
-    // A "\r\n" after the first line.
-    (i + 1).min(buf.len())
+        .position(|&c| c == b'\n')
+        .map_or(buf.len(), |q| q + 1);
+    comments_from(header).max(comments_from(mark))
 }
 
 /// The stream whose header starts at `origin`, planned as a [`Blank`], if
@@ -2347,19 +2355,6 @@ fn read_without_stream_data(buf: &[u8], blanks: &[Blank]) -> Option<Document> {
         from = blank.left_out_end;
     }
     skeleton[from..].copy_from_slice(&buf[from..]);
-    // Each such object, read alone from the copy, must be a stream whose
-    // data starts where planned, of no type lopdf needs the data of.
-    for blank in blanks {
-        match parse_object(&skeleton, &[(blank.id, blank.origin)], blank.id) {
-            Ok(Some(Object::Stream(stream)))
-                if stream.start_position == Some(blank.data)
-                    && stream.content.is_empty()
-                    && stream.dict.get(b"Length").ok() == Some(&Object::Name(Vec::new()))
-                    && !stream.dict.has_type(b"ObjStm")
-                    && !stream.dict.has_type(b"XRef") => {}
-            _ => return None,
-        }
-    }
     let mut document = Document::load_mem(&skeleton).ok()?;
     if document.trailer.get(b"Encrypt").is_ok() {
         return None;
@@ -2377,6 +2372,26 @@ fn read_without_stream_data(buf: &[u8], blanks: &[Blank]) -> Option<Document> {
 /// in `buf`.
 fn restore_lengths(buf: &[u8], document: &mut Document, blanks: &[Blank]) -> bool {
     let by_data: BTreeMap<usize, &Blank> = blanks.iter().map(|b| (b.data, b)).collect();
+    let by_origin: BTreeMap<usize, &Blank> = blanks.iter().map(|b| (b.origin, b)).collect();
+    // lopdf reads objects only where entries of the table it built point
+    // (also when it resolves a reference or is corrected): each such
+    // object must have come out as a stream whose data starts where
+    // planned, of a kind whose data lopdf does not need.
+    for entry in document.reference_table.entries.values() {
+        let XrefEntry::Normal { offset, .. } = *entry else {
+            continue;
+        };
+        let Some(blank) = by_origin.get(&(offset as usize)) else {
+            continue;
+        };
+        match document.objects.get(&blank.id) {
+            Some(Object::Stream(stream))
+                if stream.start_position == Some(blank.data)
+                    && !stream.dict.has_type(b"ObjStm")
+                    && !stream.dict.has_type(b"XRef") => {}
+            _ => return false,
+        }
+    }
     let mut table = Document::new();
     table.reference_table = document.reference_table.clone();
     let reader = Reader {
@@ -3684,6 +3699,19 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn an_object_stream_whose_type_is_escaped_is_read_whole() {
+        // The planning sees no /ObjStm; lopdf does, and needs its data.
+        let plain = objstm_pdf(2, b"");
+        let at = find_subslice(&plain, b"/Type /ObjStm /N").expect("type");
+        let mut bytes = plain.clone();
+        bytes[at..at + 16].copy_from_slice(b"/Type/Obj#53tm/N");
+        let lazy = open_default(&bytes);
+        assert_eq!(lazy.get_pages().len(), 2);
+        let whole = read_whole_of(&bytes);
+        assert_eq!(assert_same_but_data("escaped", &bytes, &lazy, &whole), 0);
     }
 
     // --- the shared corpus ---------------------------------------------
