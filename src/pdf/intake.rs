@@ -28,9 +28,9 @@
 //!    lopdf to under another number, the copy furthest into the file is
 //!    kept, and objects of an object stream that start with a comment are
 //!    parsed after it. In an unencrypted file, lopdf is given a copy in
-//!    which the data of large ordinary streams is left out (zero pages that
-//!    are never touched), so the document does not hold the file a second
-//!    time; those streams come back with empty `content` and their data's
+//!    which the data of ordinary streams (not object streams or
+//!    cross-reference streams) is left out (zero pages that are never
+//!    touched), so the document does not hold the file a second time; those streams come back with empty `content` and their data's
 //!    place in `start_position` ([`stream_data`] reads it), and the result
 //!    is checked to be lopdf's reading of the file but for that content.
 //!
@@ -2095,7 +2095,7 @@ fn read_whole(buf: &[u8]) -> lopdf::Result<Document> {
 
 /// Longest stream dictionary looked at (from the end of its object header).
 const DICT_WINDOW: usize = 64 * 1024;
-/// Data in the last bytes of the file is always read: lopdf looks for
+/// Nothing in the last bytes of the file is left out: lopdf looks for
 /// `startxref` and `%%EOF` there.
 const TAIL: usize = 1024;
 
@@ -2332,10 +2332,10 @@ fn read_reference(text: &[u8]) -> Option<ObjectId> {
 /// lopdf reads a copy of the file of the same length in which the data is
 /// zero (a fresh zeroed allocation: untouched pages cost no memory) and
 /// each such stream's /Length is an empty name, which lopdf cannot take as
-/// a length, so it records where the data starts and copies nothing. Afterwards each
-/// stream gets its /Length back, and what lopdf would have read from the
-/// real file is checked: the length (resolved as lopdf does, for a
-/// reference) followed by `endstream`.
+/// a length, so it records where the data starts and copies nothing.
+/// Afterwards each stream gets its /Length back, and what lopdf would have
+/// read from the real file is checked: the length (resolved as lopdf does,
+/// for a reference) followed by `endstream`.
 fn read_without_stream_data(buf: &[u8], blanks: &[Blank]) -> Option<Document> {
     if blanks.is_empty() {
         return None;
