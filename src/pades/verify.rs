@@ -1260,10 +1260,9 @@ fn revocation(
     }
 }
 
-/// Compares the revision `signed` (the file up to the signature's end) with
-/// the whole file `now` and classifies the difference.
-/// What changed from the signed revision `signed` (a prefix of `bytes`)
-/// to `now`, the document read from `bytes`.
+/// Compares the revision `signed` (the file up to the signature's end, a
+/// prefix of `bytes`) with `now`, the document read from the whole file
+/// `bytes`, and classifies the difference.
 fn modifications(
     signed: &[u8],
     bytes: &[u8],
