@@ -3784,6 +3784,84 @@ mod tests {
         assert!(!names.is_empty());
     }
 
+    /// Corpus files with bytes changed where streams, strings and lengths
+    /// are read: whenever [`open`] accepts one, its document is still
+    /// lopdf's own reading but for the data it left in the file.
+    #[test]
+    fn changed_corpus_files_are_still_lopdfs_reading_but_for_stream_data() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pdf");
+        if !dir.is_dir() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the corpus is required in CI"
+            );
+            eprintln!("SKIPPED corpus test: {} does not exist", dir.display());
+            return;
+        }
+        const CHANGES_PER_FILE: usize = 4;
+        let inserts: [&[u8]; 8] = [
+            b"endstream",
+            b"stream\n",
+            b"(",
+            b")",
+            b"<<",
+            b">>",
+            b"%",
+            b" 9 0 R",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n.max(1) as u64) as usize
+        };
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .expect("read corpus")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        paths.sort();
+        let (mut accepted, mut left_out) = (0, 0);
+        for path in paths {
+            let original = std::fs::read(&path).expect("read");
+            // Places near a /Length or a stream keyword, and anywhere.
+            let mut marks: Vec<usize> = memchr::memmem::find_iter(&original, b"/Length").collect();
+            marks.extend(memchr::memmem::find_iter(&original, b"stream"));
+            for _ in 0..CHANGES_PER_FILE {
+                if original.is_empty() {
+                    break;
+                }
+                let mut bytes = original.clone();
+                let at = if marks.is_empty() || next(3) == 0 {
+                    next(bytes.len())
+                } else {
+                    (marks[next(marks.len())] + next(24)).min(bytes.len() - 1)
+                };
+                match next(3) {
+                    0 => bytes[at] = bytes[at].wrapping_add(1 + next(255) as u8),
+                    1 => {
+                        let insert = inserts[next(inserts.len())];
+                        let end = (at + insert.len()).min(bytes.len());
+                        bytes[at..end].copy_from_slice(&insert[..end - at]);
+                    }
+                    _ => bytes[at] = b"0123456789"[next(10)],
+                }
+                let Ok((info, lazy)) = open(&bytes, &PdfLimits::default()) else {
+                    continue;
+                };
+                if info.encrypted {
+                    continue;
+                }
+                let name = format!("{} changed at {at}", path.display());
+                let whole = read_whole_of(&bytes);
+                left_out += assert_same_but_data(&name, &bytes, &lazy, &whole);
+                accepted += 1;
+            }
+        }
+        eprintln!("{accepted} changed files read, {left_out} streams left out");
+        assert!(accepted > 0 && left_out > 0);
+    }
+
     /// On every corpus file [`open`] accepts, its document is lopdf's own
     /// reading but for the data it left in the file.
     #[test]
