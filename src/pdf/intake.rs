@@ -3784,20 +3784,29 @@ mod tests {
         assert!(!names.is_empty());
     }
 
+    /// ../shared/corpus/pdf, or `None` (with a SKIPPED line) where it is
+    /// missing; in CI it must be there.
+    fn corpus_dir() -> Option<std::path::PathBuf> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pdf");
+        if dir.is_dir() {
+            return Some(dir);
+        }
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the corpus is required in CI"
+        );
+        eprintln!("SKIPPED corpus test: {} does not exist", dir.display());
+        None
+    }
+
     /// Corpus files with bytes changed where streams, strings and lengths
     /// are read: whenever [`open`] accepts one, its document is still
     /// lopdf's own reading but for the data it left in the file.
     #[test]
     fn changed_corpus_files_are_still_lopdfs_reading_but_for_stream_data() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pdf");
-        if !dir.is_dir() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "the corpus is required in CI"
-            );
-            eprintln!("SKIPPED corpus test: {} does not exist", dir.display());
+        let Some(dir) = corpus_dir() else {
             return;
-        }
+        };
         const CHANGES_PER_FILE: usize = 4;
         let inserts: [&[u8]; 8] = [
             b"endstream",
@@ -3866,15 +3875,9 @@ mod tests {
     /// reading but for the data it left in the file.
     #[test]
     fn corpus_documents_are_lopdfs_reading_but_for_stream_data() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pdf");
-        if !dir.is_dir() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "the corpus is required in CI"
-            );
-            eprintln!("SKIPPED corpus test: {} does not exist", dir.display());
+        let Some(dir) = corpus_dir() else {
             return;
-        }
+        };
         let (mut files, mut with_left_out, mut left_out) = (0, 0, 0);
         for entry in std::fs::read_dir(&dir).expect("read corpus") {
             let path = entry.expect("entry").path();
