@@ -1,7 +1,8 @@
 """Writes a one-page PDF of about SIZE bytes: a page that draws a line of
-text and an image XObject whose (uncompressed) samples fill the rest.
+text and an image XObject whose (uncompressed) samples fill the rest, then
+FILLERS small dictionary objects after it (default none).
 
-Usage: python3 make_pdf.py SIZE OUT.pdf
+Usage: python3 make_pdf.py SIZE OUT.pdf [FILLERS]
 """
 import os
 import sys
@@ -9,6 +10,7 @@ import sys
 
 def main():
     size, out = int(sys.argv[1]), sys.argv[2]
+    fillers = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     side = max(1, int(((max(size - 2000, 3)) / 3) ** 0.5))
     samples = os.urandom(side * side * 3)
     content = b"BT /F1 24 Tf 72 760 Td (Cong van - benchmark) Tj ET q 400 0 0 400 100 200 cm /Im1 Do Q"
@@ -23,6 +25,7 @@ def main():
         b"/BitsPerComponent 8 /Length %d >>\nstream\n" % (side, side, len(samples))
         + samples + b"\nendstream",
     ]
+    objects += [b"<< /Kind /Filler /I %d >>" % i for i in range(fillers)]
     buf = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for i, body in enumerate(objects, start=1):
