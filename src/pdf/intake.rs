@@ -2392,14 +2392,21 @@ fn restore_lengths(buf: &[u8], document: &mut Document, blanks: &[Blank]) -> boo
             _ => return false,
         }
     }
-    let mut table = Document::new();
-    table.reference_table = document.reference_table.clone();
-    let reader = Reader {
-        buffer: buf,
-        document: table,
-        encryption_state: None,
-        raw_objects: BTreeMap::new(),
-    };
+    // A reader over the real file, for indirect lengths only (it needs its
+    // own copy of the table).
+    let reader = blanks
+        .iter()
+        .any(|b| matches!(b.length, BlankLength::Indirect(_)))
+        .then(|| {
+            let mut table = Document::new();
+            table.reference_table = document.reference_table.clone();
+            Reader {
+                buffer: buf,
+                document: table,
+                encryption_state: None,
+                raw_objects: BTreeMap::new(),
+            }
+        });
     for object in document.objects.values_mut() {
         let Object::Stream(stream) = object else {
             continue;
@@ -2416,8 +2423,8 @@ fn restore_lengths(buf: &[u8], document: &mut Document, blanks: &[Blank]) -> boo
             BlankLength::Direct(n) => n,
             BlankLength::Indirect(id) => {
                 let resolved = reader
-                    .get_object(id, &mut HashSet::new())
-                    .ok()
+                    .as_ref()
+                    .and_then(|r| r.get_object(id, &mut HashSet::new()).ok())
                     .and_then(|o| o.as_i64().ok())
                     .and_then(|n| usize::try_from(n).ok());
                 let Some(n) = resolved else {
